@@ -4,6 +4,8 @@ package confparse
 // Implementations may add to it but must not change these names or types.
 
 import (
+	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -94,6 +96,17 @@ func (s Secret) GoString() string { return `confparse.Secret("` + s.String() + `
 
 // MarshalText implements encoding.TextMarshaler (JSON, TOML, logs).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Format implements fmt.Formatter so that every verb, including %d, %x and
+// %q, prints the redacted form: without it fmt's bad-verb path would print
+// the raw string.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, s.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, s.String())
+}
 
 // Warning is a non-fatal finding, positioned like a ParseError.
 type Warning struct {

@@ -1,0 +1,46 @@
+// Package attempts decides when a connection tries again: EMS's attempt
+// parameters, exponential back-off with jitter, a spread first reconnect,
+// a total budget, permanent errors, and a reconnect scheduler shared by
+// the connections of a factory. It knows nothing of STOMP; package factory
+// composes it with the URL walk.
+//
+// # EMS parameters
+//
+// Params{Count, Delay, Timeout} are EMS's connect_attempt_* and
+// reconnect_attempt_* keys. The defaults are EMS's: DefaultConnect is 2
+// attempts 500 ms apart, DefaultReconnect 4 attempts 500 ms apart, no
+// per-attempt timeout. Count Forever (-1) never gives up.
+//
+// # Back-off and jitter
+//
+// A Policy adds Multiplier, MaxDelay, Jitter, Spread and Budget. The wait
+// after the n-th failed attempt is min(MaxDelay, Delay × Multiplier^(n-1)),
+// then jittered: none, full (uniform 0..d), equal (d/2 + uniform 0..d/2) or
+// decorrelated (min(cap, uniform(base, 3·prev))). The first reconnect
+// attempt after a loss is spread uniformly over [0, Spread), so a fleet that
+// lost the same server at the same instant does not arrive together.
+// Multiplier 1 and no jitter reproduce EMS exactly. See Policy for the
+// formulas and a worked table of delays.
+//
+// # Permanent errors
+//
+// Permanent marks an error that retrying cannot fix (an ERROR frame
+// answering CONNECT, such as bad credentials; a TLS certificate rejection);
+// IsPermanent finds the mark through any wrapping, so a walk stops at once.
+// WalkError collects AttemptError values: each URL tried and why it failed.
+//
+// # Reconnect scheduler
+//
+// A Scheduler admits reconnect attempts at a bounded rate and concurrency,
+// adapting AIMD-style to what it observes: quick successes raise the rate
+// and the concurrency limit additively; refusals, timeouts and slow
+// handshakes cut both multiplicatively. A few reconnects pass at once (the
+// Burst), so jitter and scheduling cost nothing when the backup has room and
+// protect it when it has not. DefaultScheduler is the process-wide one.
+//
+// # Time and randomness
+//
+// Everything that waits takes a Clock and everything random a Rand, so tests
+// (see package attemptstest) assert exact delay sequences without sleeping.
+// Wait is the one place that blocks: a select on a timer and ctx.Done().
+package attempts

@@ -1,0 +1,367 @@
+package attempts
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// SchedulerConfig bounds a Scheduler. A zero (or negative, or NaN) field
+// takes its default from DefaultSchedulerConfig.
+type SchedulerConfig struct {
+	// MaxConcurrency is the most attempts in flight at once. Defaults to 32.
+	MaxConcurrency int
+	// MaxRate is the most attempts admitted per second. Defaults to 200.
+	MaxRate float64
+	// MinRate is the floor of the adaptive rate, in attempts per second, so
+	// a long outage still probes. Defaults to 2. Clamped to MaxRate.
+	MinRate float64
+	// InitialRate is the rate a new scheduler starts at. Defaults to 50.
+	// Clamped to [MinRate, MaxRate].
+	InitialRate float64
+	// InitialConcurrency is the concurrency limit a new scheduler starts
+	// at. Defaults to 8. Clamped to [1, MaxConcurrency].
+	InitialConcurrency int
+	// Burst is how many attempts may start back to back when the scheduler
+	// has been idle: a handful of reconnects pay no rate delay at all.
+	// Defaults to 8.
+	Burst int
+	// RateIncrease is added to the rate, in attempts per second, for every
+	// quick success (the additive increase). Defaults to 2.
+	RateIncrease float64
+	// Decrease multiplies the rate and the concurrency limit on congestion
+	// (the multiplicative decrease), at most once per round of attempts.
+	// Defaults to 0.5; must be in (0, 1).
+	Decrease float64
+	// SlowHandshake is the handshake duration (Acquire's return to Done)
+	// above which a success counts as congestion. Defaults to 2s.
+	SlowHandshake time.Duration
+}
+
+// DefaultSchedulerConfig returns the default limits, documented on each
+// SchedulerConfig field.
+func DefaultSchedulerConfig() SchedulerConfig {
+	return SchedulerConfig{
+		MaxConcurrency:     32,
+		MaxRate:            200,
+		MinRate:            2,
+		InitialRate:        50,
+		InitialConcurrency: 8,
+		Burst:              8,
+		RateIncrease:       2,
+		Decrease:           0.5,
+		SlowHandshake:      2 * time.Second,
+	}
+}
+
+// normalized fills defaults and clamps the fields into a consistent range.
+func (c SchedulerConfig) normalized() SchedulerConfig {
+	d := DefaultSchedulerConfig()
+	pos := func(v, def float64) float64 {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return def
+		}
+		return v
+	}
+	if c.MaxConcurrency <= 0 {
+		c.MaxConcurrency = d.MaxConcurrency
+	}
+	c.MaxRate = pos(c.MaxRate, d.MaxRate)
+	c.MinRate = min(pos(c.MinRate, d.MinRate), c.MaxRate)
+	c.InitialRate = min(max(pos(c.InitialRate, d.InitialRate), c.MinRate), c.MaxRate)
+	if c.InitialConcurrency <= 0 {
+		c.InitialConcurrency = d.InitialConcurrency
+	}
+	c.InitialConcurrency = min(c.InitialConcurrency, c.MaxConcurrency)
+	if c.Burst <= 0 {
+		c.Burst = d.Burst
+	}
+	c.RateIncrease = pos(c.RateIncrease, d.RateIncrease)
+	if !(c.Decrease > 0 && c.Decrease < 1) {
+		c.Decrease = d.Decrease
+	}
+	if c.SlowHandshake <= 0 {
+		c.SlowHandshake = d.SlowHandshake
+	}
+	return c
+}
+
+// Outcome is how an admitted attempt ended.
+type Outcome int
+
+// Outcomes reported to Ticket.Done.
+const (
+	Success  Outcome = iota // handshake completed
+	Refused                 // connection refused or reset: the server is full
+	TimedOut                // the attempt died on its timeout
+	Failed                  // anything else, e.g. permanent/ERROR: not congestion
+)
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	switch o {
+	case Success:
+		return "success"
+	case Refused:
+		return "refused"
+	case TimedOut:
+		return "timedout"
+	case Failed:
+		return "failed"
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Scheduler admits reconnect attempts at a bounded, adaptive rate and
+// concurrency. It is shared by all connections of a factory (and by the
+// process through DefaultScheduler) and is safe for concurrent use.
+//
+// Admission needs a token from a bucket refilled at the current rate
+// (holding at most Burst) and a free slot under the current concurrency
+// limit. The rate and the limit adapt AIMD-style, like TCP congestion
+// control: every quick success adds RateIncrease to the rate and 1/limit to
+// the limit (one slot per round); a refusal, a timeout or a handshake slower
+// than SlowHandshake multiplies both by Decrease. Only attempts admitted
+// after the last decrease can cause the next one, so a burst of failures
+// from one overloaded round halves once, not once per failure. Failed
+// outcomes (bad credentials, protocol errors) say nothing about load and
+// leave the limits alone.
+type Scheduler struct {
+	cfg   SchedulerConfig
+	clock Clock
+
+	mu       sync.Mutex
+	rate     float64 // attempts per second
+	limit    float64 // concurrency limit; floor(limit) slots
+	tokens   float64
+	last     time.Time // last token refill
+	inFlight int
+	epoch    uint64 // incremented by every decrease
+	queue    []*waiter
+	changed  chan struct{} // closed and replaced on every state change
+	stats    SchedulerStats
+}
+
+// waiter is a place in Acquire's queue; it has a field so that distinct
+// waiters never share an address.
+type waiter struct{ _ byte }
+
+// SchedulerStats is a snapshot of a Scheduler.
+type SchedulerStats struct {
+	Rate      float64 // current admission rate, attempts per second
+	Limit     int     // current concurrency limit
+	InFlight  int     // attempts admitted and not yet Done
+	Waiting   int     // callers blocked in Acquire
+	Admitted  uint64  // tickets handed out
+	Succeeded uint64
+	Refused   uint64
+	TimedOut  uint64
+	Failed    uint64
+	Slow      uint64 // successes slower than SlowHandshake
+	Decreases uint64 // multiplicative decreases applied
+}
+
+// NewScheduler returns a scheduler with cfg's limits (defaults filled in)
+// on clock (nil means SystemClock).
+func NewScheduler(cfg SchedulerConfig, clock Clock) *Scheduler {
+	if clock == nil {
+		clock = SystemClock
+	}
+	cfg = cfg.normalized()
+	return &Scheduler{
+		cfg:     cfg,
+		clock:   clock,
+		rate:    cfg.InitialRate,
+		limit:   float64(cfg.InitialConcurrency),
+		tokens:  float64(cfg.Burst),
+		last:    clock.Now(),
+		changed: make(chan struct{}),
+	}
+}
+
+var (
+	defaultSchedOnce sync.Once
+	defaultSched     *Scheduler
+)
+
+// DefaultScheduler returns the process-wide scheduler, created on first use
+// with DefaultSchedulerConfig and SystemClock.
+func DefaultScheduler() *Scheduler {
+	defaultSchedOnce.Do(func() {
+		defaultSched = NewScheduler(DefaultSchedulerConfig(), SystemClock)
+	})
+	return defaultSched
+}
+
+// Config returns the scheduler's effective limits (defaults filled in).
+func (s *Scheduler) Config() SchedulerConfig { return s.cfg }
+
+// Ticket is one admitted attempt. Done must be called exactly once; later
+// calls are ignored.
+type Ticket struct {
+	s     *Scheduler
+	start time.Time
+	epoch uint64
+	once  sync.Once
+}
+
+// Acquire blocks until an attempt may start, or ctx is done (then it
+// returns ctx.Err()). Callers are admitted in arrival order. Done must be
+// called exactly once on the returned ticket.
+func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := &waiter{}
+	s.mu.Lock()
+	s.queue = append(s.queue, w)
+	for {
+		now := s.clock.Now()
+		var wait time.Duration
+		if s.queue[0] == w {
+			var t *Ticket
+			t, wait = s.tryLocked(now)
+			if t != nil {
+				s.queue = s.queue[1:]
+				s.broadcastLocked()
+				s.mu.Unlock()
+				return t, nil
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+
+		var timer Timer
+		var fire <-chan time.Time
+		if wait > 0 {
+			timer = s.clock.NewTimer(wait)
+			fire = timer.C()
+		}
+		var err error
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-fire:
+		case <-ch:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		s.mu.Lock()
+		if err != nil {
+			s.removeLocked(w)
+			s.broadcastLocked()
+			s.mu.Unlock()
+			return nil, err
+		}
+	}
+}
+
+// TryAcquire admits an attempt now if the limits allow and nobody is
+// queued in Acquire. Otherwise it returns nil and how long until a token is
+// due; 0 then means the concurrency limit (or the queue) is what blocks, so
+// retry after the next Done. It never blocks; event-driven callers (the
+// storm simulation) use it instead of Acquire.
+func (s *Scheduler) TryAcquire() (*Ticket, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) > 0 {
+		return nil, 0
+	}
+	return s.tryLocked(s.clock.Now())
+}
+
+// tryLocked refills the bucket and admits if a token and a slot are free.
+func (s *Scheduler) tryLocked(now time.Time) (*Ticket, time.Duration) {
+	if el := now.Sub(s.last); el > 0 {
+		s.tokens = min(float64(s.cfg.Burst), s.tokens+el.Seconds()*s.rate)
+		s.last = now
+	}
+	if s.inFlight >= s.slotsLocked() {
+		return nil, 0
+	}
+	if s.tokens < 1 {
+		wait := time.Duration(math.Ceil((1 - s.tokens) / s.rate * float64(time.Second)))
+		return nil, max(wait, 1)
+	}
+	s.tokens--
+	s.inFlight++
+	s.stats.Admitted++
+	return &Ticket{s: s, start: now, epoch: s.epoch}, 0
+}
+
+func (s *Scheduler) slotsLocked() int { return max(1, int(s.limit)) }
+
+func (s *Scheduler) removeLocked(w *waiter) {
+	for i, q := range s.queue {
+		if q == w {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+func (s *Scheduler) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Done reports the attempt's outcome; the handshake duration is measured on
+// the scheduler's clock from Acquire's return to Done. Only the first call
+// counts.
+func (t *Ticket) Done(o Outcome) {
+	if t == nil || t.s == nil {
+		return
+	}
+	t.once.Do(func() { t.s.done(t, o) })
+}
+
+func (s *Scheduler) done(t *Ticket, o Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inFlight--
+	took := s.clock.Now().Sub(t.start)
+	congested := false
+	switch o {
+	case Success:
+		s.stats.Succeeded++
+		if took > s.cfg.SlowHandshake {
+			s.stats.Slow++
+			congested = true
+		} else {
+			s.rate = min(s.cfg.MaxRate, s.rate+s.cfg.RateIncrease)
+			s.limit = min(float64(s.cfg.MaxConcurrency), s.limit+1/s.limit)
+		}
+	case Refused:
+		s.stats.Refused++
+		congested = true
+	case TimedOut:
+		s.stats.TimedOut++
+		congested = true
+	default:
+		s.stats.Failed++
+	}
+	if congested && t.epoch == s.epoch {
+		s.epoch++
+		s.stats.Decreases++
+		s.rate = max(s.cfg.MinRate, s.rate*s.cfg.Decrease)
+		s.limit = max(1, s.limit*s.cfg.Decrease)
+		s.tokens = min(s.tokens, 1)
+	}
+	s.broadcastLocked()
+}
+
+// Stats returns a snapshot of the current rate, concurrency limit, in-flight
+// and waiting attempts, and the outcome counts.
+func (s *Scheduler) Stats() SchedulerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Rate = s.rate
+	st.Limit = s.slotsLocked()
+	st.InFlight = s.inFlight
+	st.Waiting = len(s.queue)
+	return st
+}

@@ -1,0 +1,175 @@
+package confparse
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/sequential"
+)
+
+// Project defaults for the keys EMS does not have. The failover defaults
+// (multiplier, max delay, jitter, spread, scheduler) come from package
+// attempts so the two packages cannot drift apart.
+const (
+	// DefaultHeartBeat is the heartbeat key's default, send and receive.
+	DefaultHeartBeat = 10 * time.Second
+	// DefaultHeartBeatGrace multiplies the receive interval before the
+	// peer is declared dead.
+	DefaultHeartBeatGrace = 1.5
+	// DefaultSendTimeout bounds a send waiting for a connection.
+	DefaultSendTimeout = 30 * time.Second
+	// DefaultMaxCacheSize is ActiveMQ's maxCacheSize default, in bytes.
+	DefaultMaxCacheSize int64 = 128 * 1024
+	// MaxClientIDLength is EMS's limit on clientID.
+	MaxClientIDLength = 255
+)
+
+// EMS's documented minimums; lower values are accepted with a warning.
+const (
+	minAttemptDelay   = 250 * time.Millisecond
+	minAttemptTimeout = 100 * time.Millisecond
+)
+
+// ParseFile reads and parses the factories.conf at path. The error is an
+// ErrorList holding every problem of the file, or an error wrapping the
+// *os.PathError when the file cannot be read.
+func ParseFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("confparse: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a factories.conf held in data; filename is used in positions
+// and to resolve a relative passcode_file. Native EMS syntax and TOML are
+// both accepted, also mixed line by line. The error is an ErrorList of
+// every problem, in file order.
+func Parse(filename string, data []byte) (*Config, error) {
+	p := newParser(filename)
+	return p.parse(data)
+}
+
+// parser holds the state of one Parse; lookupEnv and readFile are seams for
+// tests (passcode = ${VAR} and passcode_file).
+type parser struct {
+	file      string
+	dir       string
+	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
+	errs      ErrorList
+	warns     []Warning
+}
+
+func newParser(filename string) *parser {
+	return &parser{
+		file:      filename,
+		dir:       filepath.Dir(filename),
+		lookupEnv: os.LookupEnv,
+		readFile:  os.ReadFile,
+	}
+}
+
+func (p *parser) parse(data []byte) (*Config, error) {
+	cfg := &Config{File: p.file}
+	seen := make(map[string]*section)
+	for _, s := range p.scan(data) {
+		if first, dup := seen[s.name]; dup {
+			p.errorf(s.line, s.col, s.name, "", nil, "duplicate factory [%s]: defined on lines %d and %d", s.name, first.line, s.line)
+			continue
+		}
+		seen[s.name] = s
+		if f := p.factory(s); f != nil {
+			cfg.Factories = append(cfg.Factories, f)
+		}
+	}
+	if len(p.errs) > 0 {
+		sortByPosition(p.errs)
+		return nil, p.errs
+	}
+	cfg.Warnings = p.warns
+	return cfg, nil
+}
+
+// Factory returns the factory with exactly this name.
+func (c *Config) Factory(name string) (*Factory, bool) {
+	if c == nil {
+		return nil, false
+	}
+	for _, f := range c.Factories {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// ConnectPolicy is the policy for a first connection: EMS's connect
+// attempts with a fixed delay, no jitter and no spread (first connects are
+// not storms).
+func (f *Factory) ConnectPolicy() attempts.Policy {
+	return attempts.Policy{Params: f.Connect, Multiplier: 1, Jitter: attempts.JitterNone}
+}
+
+// ReconnectPolicy is the policy after a lost connection: EMS's reconnect
+// attempts plus the backoff, jitter, spread and budget extensions.
+func (f *Factory) ReconnectPolicy() attempts.Policy {
+	return attempts.Policy{
+		Params:     f.Reconnect,
+		Multiplier: f.BackoffMultiplier,
+		MaxDelay:   f.MaxReconnectDelay,
+		Jitter:     f.Jitter,
+		Spread:     f.ReconnectSpread,
+		Budget:     f.ReconnectBudget,
+	}
+}
+
+// SchedulerConfig is attempts.DefaultSchedulerConfig with the factory's
+// scheduler_* keys applied.
+func (f *Factory) SchedulerConfig() attempts.SchedulerConfig {
+	c := attempts.DefaultSchedulerConfig()
+	c.MaxConcurrency = f.SchedulerMaxConcurrency
+	c.MaxRate = f.SchedulerMaxRate
+	c.MinRate = f.SchedulerMinRate
+	return c
+}
+
+// errorf records an error. Messages never include a passcode: callers pass
+// values only for keys whose values are public.
+func (p *parser) errorf(line, col int, factory, key string, cause error, format string, args ...any) {
+	p.errs = append(p.errs, &ParseError{
+		File: p.file, Line: line, Col: col, Factory: factory, Key: key,
+		Msg: fmt.Sprintf(format, args...), Err: cause,
+	})
+}
+
+func (p *parser) warnf(line, col int, factory, key string, format string, args ...any) {
+	p.warns = append(p.warns, Warning{
+		File: p.file, Line: line, Col: col, Factory: factory, Key: key,
+		Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// sortByPosition orders errors by line then column, stably: factory-level
+// checks run after the scan and must still read in file order.
+func sortByPosition(l ErrorList) {
+	slices.SortStableFunc(l, func(a, b *ParseError) int {
+		if a.Line != b.Line {
+			return cmp.Compare(a.Line, b.Line)
+		}
+		return cmp.Compare(a.Col, b.Col)
+	})
+}
+
+// errSeqAs extracts the sequential parse error, if any.
+func errSeqAs(err error) (*sequential.ParseError, bool) {
+	var se *sequential.ParseError
+	ok := errors.As(err, &se)
+	return se, ok
+}

@@ -1,0 +1,337 @@
+package confparse
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// The scanner turns a file into sections of entries. It reads the file one
+// line at a time, which is the structure of both syntaxes, and hands every
+// value to github.com/BurntSushi/toml: a value that is already TOML (a
+// quoted string, an integer, a boolean, an array...) is decoded as written;
+// a native unquoted value (tcp://a:7222,tcp://b:7222, queue, enabled) is
+// turned into a TOML basic string first. Either way the decoded value keeps
+// the line and column it was written at, so every error points into the
+// file the user wrote, and one bad line never hides the errors after it.
+
+// section is one [name] block.
+type section struct {
+	name    string
+	line    int
+	col     int
+	entries []*entry
+}
+
+// entry is one key = value line (or lines, for a multi-line TOML value).
+type entry struct {
+	key     string // canonical key (aliases resolved)
+	written string // key as written, for messages
+	line    int    // position of the key
+	col     int
+	vcol    int    // column of the value's first byte
+	val     any    // decoded value: string, int64, float64, bool, []any, ...
+	raw     string // the value as written on its first line, comment removed
+	native  bool   // an unquoted native value, decoded as a string
+	via     string // "url option NAME" for settings taken from a failover URI
+}
+
+// maxContinuation bounds how many lines a multi-line TOML value may span;
+// it also bounds the quadratic cost of re-decoding a growing value.
+const maxContinuation = 200
+
+// valuePrefix is what the scanner puts in front of a value to decode it as
+// a one-key TOML document. Its length shifts TOML's columns.
+const valuePrefix = "v = "
+
+func (p *parser) scan(data []byte) []*section {
+	text := string(data)
+	text = strings.TrimPrefix(text, "\uFEFF")
+	lines := strings.Split(text, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSuffix(lines[i], "\r")
+	}
+	var (
+		sections []*section
+		cur      *section
+	)
+	for i := 0; i < len(lines); i++ {
+		lineNo := i + 1
+		line := lines[i]
+		if !utf8.ValidString(line) {
+			p.errorf(lineNo, 1, "", "", nil, "invalid UTF-8; save the file as UTF-8")
+			continue
+		}
+		t := strings.TrimLeft(line, " \t")
+		col := len(line) - len(t) + 1
+		t = strings.TrimRight(t, " \t")
+		name := ""
+		if cur != nil {
+			name = cur.name
+		}
+		switch {
+		case t == "" || t[0] == '#':
+			continue
+		case t[0] == '[':
+			n, ok := p.header(t, lineNo, col)
+			if !ok {
+				// Keep collecting into a throw-away section so the lines
+				// below still get checked without being attributed to the
+				// previous factory.
+				cur = &section{name: "", line: lineNo, col: col}
+				continue
+			}
+			cur = &section{name: n, line: lineNo, col: col}
+			sections = append(sections, cur)
+			continue
+		}
+		e, used := p.keyValue(lines, i, col, name)
+		i += used - 1
+		if e == nil {
+			continue
+		}
+		if cur == nil {
+			p.errorf(e.line, e.col, "", e.key, nil, "%s: key outside a [factory] section; start one with [FactoryName]", e.written)
+			continue
+		}
+		cur.entries = append(cur.entries, e)
+	}
+	return sections
+}
+
+// header parses a [name] line; a quoted TOML name (["My Factory"]) is
+// decoded by toml, a native one is taken literally.
+func (p *parser) header(t string, line, col int) (string, bool) {
+	if strings.HasPrefix(t, "[[") {
+		p.errorf(line, col, "", "", nil, "[[...]] (TOML array of tables) is not a factory header; write [FactoryName]")
+		return "", false
+	}
+	var name string
+	if len(t) > 1 && (t[1] == '"' || t[1] == '\'') {
+		var m map[string]any
+		md, err := toml.Decode(t, &m)
+		keys := md.Keys()
+		if err != nil || len(keys) != 1 || len(keys[0]) != 1 {
+			p.errorf(line, col, "", "", nil, "invalid quoted factory header; write [FactoryName] or [\"Factory Name\"]")
+			return "", false
+		}
+		name = keys[0][0]
+	} else {
+		end := strings.IndexByte(t, ']')
+		if end < 0 {
+			p.errorf(line, col, "", "", nil, "factory header is missing its closing ']'")
+			return "", false
+		}
+		rest := strings.TrimLeft(t[end+1:], " \t")
+		if rest != "" && rest[0] != '#' {
+			p.errorf(line, col+end+1, "", "", nil, "unexpected text after the factory header; put key = value on its own line")
+			return "", false
+		}
+		name = strings.TrimSpace(t[1:end])
+	}
+	switch {
+	case name == "":
+		p.errorf(line, col, "", "", nil, "empty factory name in []")
+		return "", false
+	case hasControl(name):
+		p.errorf(line, col, "", "", nil, "factory name contains a control character")
+		return "", false
+	}
+	return name, true
+}
+
+// keyValue parses the key = value starting at lines[i], whose text starts at
+// column col. It returns the entry (nil after an error) and the number of
+// lines consumed.
+func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, int) {
+	lineNo := i + 1
+	line := lines[i]
+	t := line[col-1:]
+	var (
+		written string
+		rest    string // after the key
+	)
+	if t[0] == '"' || t[0] == '\'' {
+		end := quotedEnd(t)
+		if end < 0 {
+			p.errorf(lineNo, col, factory, "", nil, "unterminated quoted key")
+			return nil, 1
+		}
+		var m map[string]any
+		if _, err := toml.Decode(valuePrefix+t[:end], &m); err != nil {
+			p.errorf(lineNo, col, factory, "", nil, "invalid quoted key")
+			return nil, 1
+		}
+		s, ok := m["v"].(string)
+		if !ok || s == "" {
+			p.errorf(lineNo, col, factory, "", nil, "invalid quoted key")
+			return nil, 1
+		}
+		written, rest = s, t[end:]
+	} else {
+		eq := strings.IndexByte(t, '=')
+		if eq < 0 {
+			p.errorf(lineNo, col, factory, "", nil, "expected key = value or a [FactoryName] header")
+			return nil, 1
+		}
+		written = strings.TrimRight(t[:eq], " \t")
+		rest = t[eq:]
+		switch {
+		case written == "":
+			p.errorf(lineNo, col, factory, "", nil, "missing key before '='")
+			return nil, 1
+		case strings.Contains(written, "."):
+			p.errorf(lineNo, col, factory, "", nil, "dotted keys are not supported; write each key of a factory under its [FactoryName]")
+			return nil, 1
+		case !isBareKey(written):
+			p.errorf(lineNo, col, factory, "", nil, "invalid key: use letters, digits, '_' and '-' (or quote it)")
+			return nil, 1
+		}
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	if rest == "" || rest[0] != '=' {
+		p.errorf(lineNo, col, factory, "", nil, "expected '=' after the key")
+		return nil, 1
+	}
+	value := strings.TrimLeft(rest[1:], " \t")
+	vcol := len(line) - len(value) + 1
+	value = strings.TrimRight(value, " \t")
+	e := &entry{key: canonicalKey(written), written: written, line: lineNo, col: col, vcol: vcol}
+	secret := !isPublicKey(e.key)
+	if value == "" || value[0] == '#' {
+		p.errorf(lineNo, col, factory, e.key, nil, "%s: missing value", written)
+		return nil, 1
+	}
+	v, err := decodeValue(value)
+	if err == nil {
+		e.val, e.raw = v, stripComment(value)
+		return e, 1
+	}
+	switch value[0] {
+	case '"', '\'', '[', '{':
+		// TOML, possibly spanning lines: grow it one line at a time.
+		if multiLine(value) {
+			joined := value
+			for j := i + 1; j < len(lines) && j-i < maxContinuation; j++ {
+				joined += "\n" + lines[j]
+				if v, jerr := decodeValue(joined); jerr == nil {
+					e.val, e.raw = v, stripComment(value)
+					return e, j - i + 1
+				}
+			}
+		}
+		msg := "invalid value"
+		line, c := lineNo, vcol
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			if !secret {
+				msg = "invalid value: " + pe.Message
+			}
+			if pe.Position.Line <= 1 {
+				c = vcol + pe.Position.Col - 1 - len(valuePrefix)
+				if c < vcol {
+					c = vcol
+				}
+			}
+		}
+		p.errorf(line, c, factory, e.key, nil, "%s: %s", written, msg)
+		used := 1
+		if multiLine(value) {
+			// Skip the rest of the broken value rather than report each
+			// of its lines again.
+			for used < maxContinuation && i+used < len(lines) && !startsItem(lines[i+used]) {
+				used++
+			}
+		}
+		return nil, used
+	}
+	s := stripComment(value)
+	if hasControl(s) {
+		p.errorf(lineNo, vcol, factory, e.key, nil, "%s: value contains a control character", written)
+		return nil, 1
+	}
+	e.val, e.raw, e.native = s, s, true
+	return e, 1
+}
+
+// decodeValue decodes one TOML value through a one-key document.
+func decodeValue(value string) (any, error) {
+	var m map[string]any
+	md, err := toml.Decode(valuePrefix+value, &m)
+	if err != nil {
+		return nil, err
+	}
+	if len(md.Keys()) == 0 || len(m) != 1 {
+		return nil, fmt.Errorf("not a single value")
+	}
+	v, ok := m["v"]
+	if !ok {
+		return nil, fmt.Errorf("not a single value")
+	}
+	return v, nil
+}
+
+// stripComment removes a trailing comment: '#' preceded by a space or tab
+// starts one in an unquoted value; a '#' inside a word (pa#ss) is kept.
+func stripComment(s string) string {
+	for i := 1; i < len(s); i++ {
+		if s[i] == '#' && (s[i-1] == ' ' || s[i-1] == '\t') {
+			return strings.TrimRight(s[:i], " \t")
+		}
+	}
+	return s
+}
+
+// quotedEnd returns the index just past the closing quote of the TOML
+// string that t starts with, or -1.
+func quotedEnd(t string) int {
+	q := t[0]
+	for i := 1; i < len(t); i++ {
+		switch {
+		case q == '"' && t[i] == '\\':
+			i++
+		case t[i] == q:
+			return i + 1
+		}
+	}
+	return -1
+}
+
+func isBareKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// multiLine reports whether a TOML value may continue on the next lines:
+// an array, an inline table, or a multi-line string.
+func multiLine(value string) bool {
+	return value[0] == '[' || value[0] == '{' || strings.HasPrefix(value, `"""`) || strings.HasPrefix(value, "'''")
+}
+
+// startsItem reports whether line starts a header or a bare key = value,
+// where a broken multi-line value certainly ended.
+func startsItem(line string) bool {
+	t := strings.TrimLeft(line, " \t")
+	if strings.HasPrefix(t, "[") {
+		return true
+	}
+	k, _, ok := strings.Cut(t, "=")
+	return ok && isBareKey(strings.TrimRight(k, " \t"))
+}

@@ -1,0 +1,113 @@
+// Command confcheck validates a factories.conf and prints the effective
+// settings of every factory, defaults filled in.
+//
+//	go run ./examples/confcheck [-json] FILE
+//
+// A valid file exits 0 and prints one table per factory (or, with -json,
+// one JSON document); warnings go to stderr. An invalid file exits 1 and
+// prints every error on stderr as FILE:LINE:COL: message. Usage errors exit
+// 2. No passcode is ever printed: the JSON says only "passcode_set".
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/stompft/stompft/confparse"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // the file has errors or cannot be read
+	exitUsage   = 2
+)
+
+// options are the command-line flags. A new mode (such as -probe, which
+// dials every URL) adds a field here, registers it in newFlags and acts in
+// run after the file has parsed.
+type options struct {
+	json bool
+}
+
+func newFlags(stderr io.Writer) (*flag.FlagSet, *options) {
+	o := &options{}
+	fs := flag.NewFlagSet("confcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.json, "json", false, "print the effective settings as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: confcheck [-json] FILE")
+		fs.PrintDefaults()
+	}
+	return fs, o
+}
+
+// run is main without the process: it returns the exit code, so tests call
+// it directly.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs, opts := newFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, err := confparse.ParseFile(fs.Arg(0))
+	if err != nil {
+		printErrors(stderr, err)
+		return exitInvalid
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, w.String())
+	}
+	if opts.json {
+		if err := writeJSON(stdout, cfg); err != nil {
+			fmt.Fprintln(stderr, "confcheck:", err)
+			return exitInvalid
+		}
+		return exitOK
+	}
+	writeTable(stdout, cfg)
+	return exitOK
+}
+
+// printErrors prints every error of the file, one per line.
+func printErrors(w io.Writer, err error) {
+	var list confparse.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(w, e.Error())
+		}
+		return
+	}
+	fmt.Fprintln(w, "confcheck:", err)
+}
+
+// writeTable prints one block per factory: its header and position, then
+// every effective key and value, aligned.
+func writeTable(w io.Writer, cfg *confparse.Config) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, f := range cfg.Factories {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "[%s]\t%s:%d\n", f.Name, cfg.File, f.Line)
+		for _, s := range f.Settings() {
+			v := s.Value
+			if v == "" {
+				v = "-"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", s.Key, v)
+		}
+	}
+	_ = tw.Flush()
+}

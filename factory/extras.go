@@ -1,0 +1,172 @@
+package factory
+
+import (
+	"time"
+
+	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/internal/session"
+	"github.com/stompft/stompft/sequential"
+)
+
+// minProbeInterval keeps priority_backup probes from hammering the
+// preferred broker when reconnect_attempt_delay is tiny.
+const minProbeInterval = 100 * time.Millisecond
+
+type spare struct {
+	sess *session.Session
+	ep   sequential.Endpoint
+}
+
+// startExtras starts the priority-backup prober and the hot-standby keeper
+// the definition asks for. Both stop when the connection closes.
+func (c *Connection) startExtras() {
+	def := c.def()
+	if def.PriorityBackup {
+		c.extras.Add(1)
+		go c.priorityLoop()
+	}
+	if def.Backup {
+		c.extras.Add(1)
+		go c.standbyLoop()
+	}
+}
+
+// stopExtras waits for them and drops the spare; the caller has cancelled c.ctx.
+func (c *Connection) stopExtras() {
+	c.extras.Wait()
+	c.mu.Lock()
+	sp := c.spare
+	c.spare = nil
+	c.mu.Unlock()
+	if sp != nil {
+		sp.sess.Close()
+	}
+}
+
+// priorityLoop (ActiveMQ priorityBackup): while connected to another URL,
+// probe the preferred one through the reconnect scheduler and move back as
+// soon as it answers, keeping subscriptions and tracked sends.
+func (c *Connection) priorityLoop() {
+	defer c.extras.Done()
+	for {
+		def := c.def()
+		every := max(def.Reconnect.Delay, minProbeInterval)
+		if attempts.Wait(c.ctx, c.opts.Clock, every) != nil {
+			return
+		}
+		pref, ok := c.walker.Preferred()
+		c.mu.Lock()
+		old, cur, connected := c.sess, c.cur, c.state == StateConnected
+		c.mu.Unlock()
+		if !ok || !connected || old == nil || cur == pref {
+			continue
+		}
+		ticket, err := c.f.scheduler(c.name, c.opts).Acquire(c.ctx)
+		if err != nil {
+			return
+		}
+		sess, err := c.dialOne(c.ctx, pref, def.Reconnect.Timeout)
+		ticket.Done(outcome(err))
+		if err != nil {
+			c.log.WithField("url", pref.String()).WithError(err).Debug("preferred broker not back yet")
+			continue
+		}
+		if !c.installMu.TryLock() {
+			sess.Close() // a reconnect is under way; it decides
+			continue
+		}
+		c.mu.Lock()
+		still := c.sess == old && c.state == StateConnected && !c.closing
+		c.mu.Unlock()
+		if !still {
+			c.installMu.Unlock()
+			sess.Close()
+			continue
+		}
+		c.install(sess, pref, old)
+		c.installMu.Unlock()
+		c.log.WithField("url", pref.String()).Info("returned to the preferred broker")
+		c.emit(Event{Kind: EventSwitched, URL: pref.String()})
+	}
+}
+
+// standbyLoop (ActiveMQ backup): keep a connected spare session to the next
+// URL so that a failover needs no dial; replace it whenever it is used or lost.
+func (c *Connection) standbyLoop() {
+	defer c.extras.Done()
+	for {
+		c.mu.Lock()
+		cur, connected, sp, changed := c.cur, c.state == StateConnected, c.spare, c.changed
+		c.mu.Unlock()
+		if !connected || sp != nil {
+			var spDone <-chan struct{}
+			if sp != nil {
+				spDone = sp.sess.Done()
+			}
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-changed:
+			case <-spDone:
+				c.mu.Lock()
+				if c.spare == sp {
+					c.spare = nil
+				}
+				c.mu.Unlock()
+			}
+			continue
+		}
+		var target *sequential.Endpoint
+		for _, ep := range c.chooser.Pass(&cur) {
+			if ep != cur {
+				ep := ep
+				target = &ep
+				break
+			}
+		}
+		if target == nil {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-changed:
+			}
+			continue
+		}
+		def := c.def()
+		sess, err := c.dialOne(c.ctx, *target, def.Reconnect.Timeout)
+		if err != nil {
+			if attempts.Wait(c.ctx, c.opts.Clock, max(def.Reconnect.Delay, minProbeInterval)) != nil {
+				return
+			}
+			continue
+		}
+		c.mu.Lock()
+		keep := !c.closing && c.spare == nil
+		if keep {
+			c.spare = &spare{sess: sess, ep: *target}
+		}
+		c.mu.Unlock()
+		if !keep {
+			sess.Close()
+		}
+		c.log.WithField("url", target.String()).Debug("hot standby ready")
+	}
+}
+
+// takeSpare hands over a live spare, if there is one.
+func (c *Connection) takeSpare() *spare {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sp := c.spare
+	c.spare = nil
+	if sp == nil || sp.sess.Err() != nil {
+		return nil
+	}
+	return sp
+}
+
+// installSpare fails over to the spare: no dial.
+func (c *Connection) installSpare(sp *spare, lost sequential.Endpoint) {
+	c.install(sp.sess, sp.ep, nil)
+	c.reconnected(sp.ep)
+}

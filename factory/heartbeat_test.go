@@ -1,0 +1,63 @@
+package factory
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+
+	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/tests/faultproxy"
+)
+
+// A frozen broker (kill -STOP: the socket stays open, nothing moves) is
+// only visible through heart-beats. The proxy blackholes the live
+// connection; the client must declare it dead and reach the backup.
+func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
+	verifyNoLeaks(t)
+	primary := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	backup := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	px, err := faultproxy.New(primary.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2")
+	rec := newRecorder()
+	f := load(t, conf("tcp://"+px.Addr()+","+backup.URL(), keys...), rec.option())
+	c := connect(t, f)
+	info, _ := c.ServerInfo()
+	if info.RecvBeat <= 0 || info.RecvBeat > time.Second {
+		t.Fatalf("heart-beat not negotiated: %+v", info)
+	}
+	sub, err := c.Subscribe("/queue/hb", stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozeAt := time.Now()
+	px.BlackholeAll()
+	ev, _ := rec.wait(t, EventDisconnected, 0)
+	detected := time.Since(frozeAt)
+	if !errors.Is(ev.Err, ErrHeartbeatTimeout) {
+		t.Fatalf("loss cause %v, want ErrHeartbeatTimeout", ev.Err)
+	}
+	// The bound is interval × grace; allow generous slack for a loaded
+	// machine, but a detector that relied on TCP would take minutes.
+	bound := time.Duration(float64(info.RecvBeat) * 2)
+	t.Logf("negotiated receive beat %v, grace 2: bound %v, detected after %v", info.RecvBeat, bound, detected)
+	if detected > 20*bound {
+		t.Fatalf("detection took %v, bound %v", detected, bound)
+	}
+	ev, _ = rec.wait(t, EventReconnected, 0)
+	if ev.URL != backup.URL() {
+		t.Fatalf("reconnected to %s", ev.URL)
+	}
+	if err := c.Send("/queue/hb", "", []byte("alive"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, sub); string(m.Body) != "alive" {
+		t.Fatalf("got %q", m.Body)
+	}
+}

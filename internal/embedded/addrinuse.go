@@ -1,0 +1,5 @@
+package embedded
+
+import "syscall"
+
+func errAddrInUse() error { return syscall.EADDRINUSE }

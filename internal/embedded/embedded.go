@@ -1,0 +1,258 @@
+// Package embedded runs go-stomp's in-process STOMP server as a broker that
+// can be crashed and restarted, for the tests, the demo and the benchmarks.
+//
+// # Why a wrapper
+//
+// go-stomp's server.Serve never returns and closing its listener leaves the
+// accepted connections working. A Broker therefore records every accepted
+// connection: Kill closes the listener and resets (RST) every connection, which
+// is what clients see when a broker process dies. Start brings it back on the
+// same port with empty queues, like a restarted non-persistent broker.
+//
+// # Goroutines
+//
+// Each Start leaves go-stomp's request processor goroutine running (it has no
+// exit); goroutine-leak checks must ignore it (see LeakIgnores in tests).
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/server"
+)
+
+// Options configure a Broker.
+type Options struct {
+	// Addr to listen on; "" = 127.0.0.1:0 (a random port, kept across restarts).
+	Addr string
+	// HeartBeat is the server's heart-beat preference (go-stomp treats it as a
+	// minimum); 0 = 1 minute, go-stomp's default.
+	HeartBeat time.Duration
+	// Login and Passcode, when Login is non-empty, are the only credentials accepted.
+	Login, Passcode string
+	// Deaf makes the broker accept TCP connections and never answer.
+	Deaf bool
+	// Storage, when set, holds the queues (share one SharedStorage between a
+	// primary and a backup for a shared-store pair). nil = private, in memory.
+	Storage *SharedStorage
+}
+
+// Broker is a killable in-process STOMP broker.
+type Broker struct {
+	opts Options
+
+	mu       sync.Mutex
+	addr     string
+	ln       net.Listener
+	conns    map[*trackedConn]struct{}
+	running  bool
+	accepted atomic.Int64
+}
+
+// New starts a broker.
+func New(opts Options) (*Broker, error) {
+	b := &Broker{opts: opts, addr: opts.Addr, conns: map[*trackedConn]struct{}{}}
+	if b.addr == "" {
+		b.addr = "127.0.0.1:0"
+	}
+	if err := b.Start(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Addr returns host:port.
+func (b *Broker) Addr() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// URL returns tcp://host:port.
+func (b *Broker) URL() string { return "tcp://" + b.Addr() }
+
+// Accepted returns how many TCP connections the broker has accepted in all.
+func (b *Broker) Accepted() int64 { return b.accepted.Load() }
+
+// Running reports whether the broker is listening.
+func (b *Broker) Running() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
+}
+
+// Start listens again (on the same port after a Kill). It is a no-op when running.
+func (b *Broker) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	// The port was ours a moment ago; a just-closed listener can take a moment
+	// to release it, so retry briefly.
+	for i := 0; i < 50; i++ {
+		ln, err = net.Listen("tcp", b.addr)
+		if err == nil || !errors.Is(err, errAddrInUse()) {
+			break
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("embedded broker: listen %s: %w", b.addr, err)
+	}
+	b.addr = ln.Addr().String()
+	tl := &trackingListener{Listener: ln, b: b}
+	b.ln = tl
+	b.running = true
+	if b.opts.Deaf {
+		go tl.serveDeaf()
+		return nil
+	}
+	srv := &server.Server{HeartBeat: b.opts.HeartBeat, Log: quietLogger{}}
+	if b.opts.Storage != nil {
+		srv.QueueStorage = b.opts.Storage
+	}
+	if b.opts.Login != "" {
+		srv.Authenticator = auth{b.opts.Login, b.opts.Passcode}
+	}
+	go func() { _ = srv.Serve(tl) }()
+	return nil
+}
+
+// killSettle bounds Kill's wait for the server to let go of its connections.
+const killSettle = 5 * time.Second
+
+// Kill simulates a crash: the listener closes and every open connection is
+// reset. It returns once the server has cleaned up each connection, so that
+// with a SharedStorage everything unacknowledged is back in the store (as it
+// is in a real shared store when the backup takes over). It is a no-op when
+// the broker is not running.
+func (b *Broker) Kill() {
+	b.mu.Lock()
+	if !b.running {
+		b.mu.Unlock()
+		return
+	}
+	b.running = false
+	_ = b.ln.Close()
+	conns := make([]*trackedConn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	for _, c := range conns {
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Conn.Close()
+	}
+	deadline := time.NewTimer(killSettle)
+	defer deadline.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.released:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// Close kills the broker for good.
+func (b *Broker) Close() error {
+	b.Kill()
+	return nil
+}
+
+// Conns returns the number of open client connections.
+func (b *Broker) Conns() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
+
+type trackingListener struct {
+	net.Listener
+	b *Broker
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.b.accepted.Add(1)
+	l.b.mu.Lock()
+	if !l.b.running {
+		l.b.mu.Unlock()
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, b: l.b, released: make(chan struct{})}
+	l.b.conns[tc] = struct{}{}
+	l.b.mu.Unlock()
+	return tc, nil
+}
+
+// serveDeaf accepts connections and never answers them.
+func (l *trackingListener) serveDeaf() {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					_ = c.Close()
+					return
+				}
+			}
+		}()
+	}
+}
+
+// trackedConn is what the server sees; its Close is the server's last act
+// on a connection (after requeueing what the client had not acknowledged).
+type trackedConn struct {
+	net.Conn
+	b        *Broker
+	once     sync.Once
+	released chan struct{}
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.b.mu.Lock()
+		delete(c.b.conns, c)
+		c.b.mu.Unlock()
+		close(c.released)
+	})
+	return err
+}
+
+type auth struct{ login, passcode string }
+
+func (a auth) Authenticate(login, passcode string) bool {
+	return login == a.login && passcode == a.passcode
+}
+
+// quietLogger silences go-stomp's server, which logs every connection.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...interface{})   {}
+func (quietLogger) Debug(string)                    {}
+func (quietLogger) Infof(string, ...interface{})    {}
+func (quietLogger) Info(string)                     {}
+func (quietLogger) Warningf(string, ...interface{}) {}
+func (quietLogger) Warning(string)                  {}
+func (quietLogger) Errorf(string, ...interface{})   {}
+func (quietLogger) Error(string)                    {}
