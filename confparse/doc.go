@@ -26,7 +26,8 @@
 // limits are listed with their defaults and origins in docs/readme-conf.md;
 // Keys returns their names. Times are milliseconds when bare integers; Go
 // durations ("1.5s") are accepted too. An attempt count of -1 means forever.
-// Values below EMS's documented minimums are kept, with a warning. EMS keys
+// Values below EMS's documented minimums are accepted with a warning
+// (delays and timeouts as written, a count of 0 as 1). EMS keys
 // this project does not use (multicast_enabled, ...) are warnings; any
 // other unknown key is an error that names the closest known key.
 //

@@ -99,7 +99,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		body, query = s[1:end], s[end+1:]
 		if query != "" {
 			if query[0] != '?' {
-				return "", fmt.Sprintf("failover URI: unexpected %q after ')'; options go after ')?'", query)
+				return "", "failover URI: unexpected text after ')'; options go after ')?'"
 			}
 			query = query[1:]
 		}
@@ -110,6 +110,9 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 	if strings.Contains(body, "|") {
 		return "", "failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:"
 	}
+	if !strings.HasPrefix(s, "(") && strings.Contains(body, "?") {
+		return "", "failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options"
+	}
 	var uris []string
 	for _, u := range strings.Split(body, ",") {
 		u = strings.TrimSpace(u)
@@ -117,7 +120,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			return "", "failover URI: empty URI (stray ',')"
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(u[:i]))
+			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
 		if ok {
@@ -214,4 +217,17 @@ func suggestOption(lname string) string {
 		return ""
 	}
 	return "; did you mean " + best + "?"
+}
+
+// redactUserinfo hides a user:password@ part of a URI quoted in a message.
+func redactUserinfo(u string) string {
+	at := strings.LastIndexByte(u, '@')
+	if at < 0 {
+		return u
+	}
+	start := strings.Index(u, "://")
+	if start < 0 || start > at {
+		return redacted + u[at:]
+	}
+	return u[:start+3] + redacted + u[at:]
 }

@@ -13,9 +13,10 @@ type Setting struct {
 }
 
 // Settings lists every effective setting of the factory, defaults filled
-// in, in the order of the reference table, with values in factories.conf
-// syntax (durations as Go durations, which the file accepts). A passcode is
-// shown as ****** and only says whether one is set.
+// in, in the order of the reference table, for people to read: durations
+// as Go durations, counts of -1 as "-1 (forever)", a zero timeout as
+// "0 (none)". The ssl_* keys are listed for ssl:// factories only. A
+// passcode shows as ****** when set, "" when not.
 func (f *Factory) Settings() []Setting {
 	d := func(x time.Duration) string { return x.String() }
 	none := func(x time.Duration) string {

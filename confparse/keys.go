@@ -411,17 +411,22 @@ func floatKey(field func(*Factory) *float64, min float64, want string) func(*bui
 	}
 }
 
-// countKey sets an attempt count: -1 is forever, 0 and other negatives are
-// errors (0 passes would never connect, and attempts.Policy rejects it).
+// countKey sets an attempt count: -1 is forever. 0 is below EMS's minimum
+// of 1 and is accepted with a warning as 1 (zero passes would never
+// connect, and attempts.Policy rejects 0); other negatives are errors.
 func countKey(field func(*Factory) *int) func(*builder, *entry) {
 	return func(b *builder, e *entry) {
 		n, ok := b.integer(e)
 		if !ok {
 			return
 		}
-		if n < 1 && n != attempts.Forever {
+		if n < attempts.Forever {
 			b.fail(e, "%s is not a count: use 1 or more, or -1 for forever", show(e))
 			return
+		}
+		if n == 0 {
+			b.warn(e, "0 is below the EMS minimum of 1; using 1")
+			n = 1
 		}
 		if n > math.MaxInt32 {
 			n = attempts.Forever // more passes than could ever run

@@ -93,6 +93,15 @@ func (p *parser) parse(data []byte) (*Config, error) {
 		sortByPosition(p.errs)
 		return nil, p.errs
 	}
+	if len(cfg.Factories) == 0 {
+		p.warnf(0, 0, "", "", "no [FactoryName] sections: the file defines no factory")
+	}
+	slices.SortStableFunc(p.warns, func(a, b Warning) int {
+		if a.Line != b.Line {
+			return cmp.Compare(a.Line, b.Line)
+		}
+		return cmp.Compare(a.Col, b.Col)
+	})
 	cfg.Warnings = p.warns
 	return cfg, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,9 @@ var nativeCases = []parseCase{
 	{name: "below EMS minimum warns", in: "[F]\n  type = queue\n  url = tcp://7222\n  connect_attempt_delay = 100\n", factory: "F",
 		want: fieldConnect, expect: attempts.Params{Count: 2, Delay: 100 * time.Millisecond},
 		warnings: []string{"t.conf:4:3: warning: connect_attempt_delay: 100ms is below the EMS minimum of 250ms; kept"}},
+	{name: "count 0 is below the EMS minimum: 1, with a warning", in: "[F]\ntype = queue\nurl = tcp://7222\nreconnect_attempt_count = 0\n", factory: "F",
+		want: fieldReconnect, expect: attempts.Params{Count: 1, Delay: 500 * time.Millisecond},
+		warnings: []string{"t.conf:4:1: warning: reconnect_attempt_count: 0 is below the EMS minimum of 1; using 1"}},
 	{name: "STOMP keys", in: "[F]\ntype = queue\nurl = tcp://[::1]:61613\nlogin = guest\npasscode = guest\nvhost = /\nheartbeat = 5000,4000\nheartbeat_grace = 2\n",
 		factory: "F", want: func(f *Factory) any {
 			return []any{f.Login, f.Passcode.Reveal(), f.VHost, f.HeartBeatSend, f.HeartBeatRecv, f.HeartBeatGrace, f.URLs.String()}
@@ -280,6 +284,14 @@ var errorCases = []parseCase{
 		}},
 	{name: "TOML: unterminated multi-line array", in: "[F]\ntype = \"queue\"\nurl = \"tcp://1\"\nssl_issuer = [\n  \"a.pem\",\n\n[G]\ntype = queue\nurl = tcp://1\nlogin = [\n  \"x\",\nclientID = 1\n",
 		errs: []string{`t.conf:4:14: ssl_issuer: invalid value: unexpected EOF; expected value`, `t.conf:10:9: login: invalid value: unexpected EOF; expected value`}},
+	{name: "failover: options in the bare form", in: "[F]\ntype = queue\nurl = failover:tcp://1,tcp://2?randomize=true\n",
+		errs: []string{`t.conf:3:1: url: failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options`}},
+	{name: "failover: nested failover, | and empty", in: "[A]\ntype = queue\nurl = failover:(failover:(tcp://1))\n[B]\ntype = queue\nurl = failover:(tcp://1|tcp://2)\n[C]\ntype = queue\nurl = failover:(tcp://1,)\n",
+		errs: []string{
+			`t.conf:3:1: url: failover URI: nested parentheses are not supported`,
+			`t.conf:6:1: url: failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:`,
+			`t.conf:9:1: url: failover URI: empty URI (stray ',')`,
+		}},
 	{name: "TOML array of tables", in: "[[F]]\ntype = queue\n",
 		errs: []string{`t.conf:1:1: [[...]] (TOML array of tables) is not a factory header; write [FactoryName]`}},
 }
@@ -371,5 +383,94 @@ func TestPolicies(t *testing.T) {
 	sc := f.SchedulerConfig()
 	if sc.MaxRate != 50 || sc.MaxConcurrency != attempts.DefaultSchedulerConfig().MaxConcurrency {
 		t.Errorf("SchedulerConfig = %+v", sc)
+	}
+}
+
+// TestSyntaxesAgree parses the same factories written natively and as
+// TOML and requires identical results.
+func TestSyntaxesAgree(t *testing.T) {
+	native := `# native
+[F]
+  type = queue
+  url = tcp://127.0.0.1:61613,tcp://127.0.0.1:61614
+  clientID = "id 1"
+  connect_attempt_count = 3
+  connect_attempt_timeout = 1s
+  reconnect_attempt_count = -1
+  reconnect_attempt_delay = 750
+  heartbeat = 5000,0
+  heartbeat_grace = 2
+  randomize = enabled
+  reconnect_jitter = decorrelated
+  ssl_issuer = a.pem
+  ssl_issuer = b.pem
+  max_cache_size = 4096
+`
+	tomlText := `# TOML
+["F"]
+type = "queue"
+url = "tcp://127.0.0.1:61613,tcp://127.0.0.1:61614"
+clientID = "id 1"
+connect_attempt_count = 3
+connect_attempt_timeout = "1s"
+reconnect_attempt_count = -1
+reconnect_attempt_delay = 750
+heartbeat = [5000, 0]
+heartbeat_grace = 2.0
+randomize = true
+reconnect_jitter = "decorrelated"
+ssl_issuer = ["a.pem", "b.pem"]
+max_cache_size = 4096
+`
+	var got [2]*Factory
+	for i, in := range []string{native, tomlText} {
+		cfg, err := Parse("t.conf", []byte(in))
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		got[i] = cfg.Factories[0]
+	}
+	a, b := *got[0], *got[1]
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("native and TOML differ:\nnative %#v\nTOML   %#v", a, b)
+	}
+	if a.Reconnect.Delay != 750*time.Millisecond || a.HeartBeatRecv != 0 || len(a.SSL.Issuer) != 2 {
+		t.Errorf("unexpected values %+v", a)
+	}
+}
+
+// TestKeysPinned guards the key names factory and the docs rely on.
+func TestKeysPinned(t *testing.T) {
+	fixed := strings.Fields(`type url clientID connect_attempt_count connect_attempt_delay connect_attempt_timeout
+		reconnect_attempt_count reconnect_attempt_delay reconnect_attempt_timeout metric ssl_trusted ssl_identity
+		ssl_private_key ssl_issuer ssl_verify_host ssl_verify_hostname ssl_expected_hostname ssl_ciphers login
+		passcode passcode_file vhost heartbeat heartbeat_grace reconnect_backoff_multiplier reconnect_max_delay
+		reconnect_jitter reconnect_spread randomize priority_backup reconnect_budget send_timeout track_messages
+		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate`)
+	want := slices.Sorted(slices.Values(fixed))
+	if got := Keys(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Keys() = %v\nwant     %v", got, want)
+	}
+	doc, err := os.ReadFile("../docs/readme-conf.md")
+	if err != nil {
+		t.Skipf("docs not present: %v", err)
+	}
+	for _, k := range fixed {
+		if !strings.Contains(string(doc), "| `"+k+"`") {
+			t.Errorf("docs/readme-conf.md has no table row for %s", k)
+		}
+	}
+}
+
+func TestEmptyFileWarns(t *testing.T) {
+	for _, in := range []string{"", "# only a banner\n\n", "\uFEFF# BOM\r\n"} {
+		cfg, err := Parse("t.conf", []byte(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if len(cfg.Factories) != 0 || len(cfg.Warnings) != 1 ||
+			cfg.Warnings[0].String() != "t.conf: warning: no [FactoryName] sections: the file defines no factory" {
+			t.Errorf("%q: factories %v, warnings %v", in, cfg.Factories, cfg.Warnings)
+		}
 	}
 }

@@ -215,7 +215,11 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 		// TOML, possibly spanning lines: grow it one line at a time.
 		if multiLine(value) {
 			joined := value
+			array := value[0] == '[' || value[0] == '{'
 			for j := i + 1; j < len(lines) && j-i < maxContinuation; j++ {
+				if array && isKeyLine(lines[j]) {
+					break // an array cannot hold key = value: it ended unclosed
+				}
 				joined += "\n" + lines[j]
 				if v, jerr := decodeValue(joined); jerr == nil {
 					e.val, e.raw = v, stripComment(value)
@@ -325,6 +329,12 @@ func multiLine(value string) bool {
 	return value[0] == '[' || value[0] == '{' || strings.HasPrefix(value, `"""`) || strings.HasPrefix(value, "'''")
 }
 
+// isKeyLine reports whether line is a bare key = value.
+func isKeyLine(line string) bool {
+	k, _, ok := strings.Cut(strings.TrimLeft(line, " \t"), "=")
+	return ok && isBareKey(strings.TrimRight(k, " \t"))
+}
+
 // startsItem reports whether line starts a header or a bare key = value,
 // where a broken multi-line value certainly ended.
 func startsItem(line string) bool {
@@ -332,6 +342,5 @@ func startsItem(line string) bool {
 	if strings.HasPrefix(t, "[") {
 		return true
 	}
-	k, _, ok := strings.Cut(t, "=")
-	return ok && isBareKey(strings.TrimRight(k, " \t"))
+	return isKeyLine(t)
 }

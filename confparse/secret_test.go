@@ -53,6 +53,9 @@ func TestPasscodeNeverPrinted(t *testing.T) {
 		"[F]\ntype = queue\nurl = tcp://u:" + pw + "@host:1\n",                    // userinfo in the url
 		"[F]\ntype = queue\nurl = tcp://1\n" + pw + "\n",                          // stray line
 		"[F]\ntype = queue\nurl = tcp://1\nssl_password = " + pw + "\n",           // legacy EMS key: warning only
+		"[F]\ntype = queue\nurl = failover:(tcp://u:" + pw + "@h:1?x=1)\n",        // userinfo in a nested query error
+		"[F]\ntype = queue\nurl = failover:(tcp://h:1)" + pw + "\n",               // junk after ')'
+		"[F]\ntype = queue\nurl = failover:(tcp://h:1,tcp://u:" + pw + "@h:2)\n",  // userinfo in an inner URI
 	}
 	for _, in := range invalid {
 		cfg, err := Parse("t.conf", []byte(in))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func TestTrackedSendsSurviveRepeatedKills(t *testing.T) {
 	}
 
 	const total = 600
+	var gotMu sync.Mutex
 	got := map[int]int{}
 	recvDone := make(chan struct{})
 	go func() {
@@ -44,9 +46,12 @@ func TestTrackedSendsSurviveRepeatedKills(t *testing.T) {
 				return
 			}
 			n, _ := strconv.Atoi(string(m.Body))
+			gotMu.Lock()
 			got[n]++
+			all := len(got) == total
+			gotMu.Unlock()
 			_ = cons.Ack(m) // a stale ack is fine: the broker redelivers, dedup drops
-			if len(got) == total {
+			if all {
 				return
 			}
 		}
@@ -77,6 +82,8 @@ func TestTrackedSendsSurviveRepeatedKills(t *testing.T) {
 	case <-recvDone:
 	case <-time.After(waitLimit):
 	}
+	gotMu.Lock()
+	defer gotMu.Unlock()
 	lost := 0
 	for i := 0; i < total; i++ {
 		if got[i] == 0 {
@@ -360,5 +367,64 @@ func TestHotReloadChangesTheNextReconnectAndABrokenEditChangesNothing(t *testing
 	ev, _ = rec.wait(t, EventReconnected, n)
 	if ev.URL != b.URL() {
 		t.Fatalf("reconnected to %s, not the last good list's %s", ev.URL, b.URL())
+	}
+}
+
+// A broker that takes SENDs and never confirms them (nor hangs up).
+func silentBroker(t *testing.T) *scriptedBroker {
+	return newScripted(t, func(cmd string, h map[string]string, w *bufio.Writer) bool { return false })
+}
+
+func TestTrackedCacheFullMakesSendWaitThenTimeOut(t *testing.T) {
+	verifyNoLeaks(t)
+	b := silentBroker(t)
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "track_messages = true", "max_cache_size = 300", "send_timeout = 150")
+	f := load(t, conf(b.URL(), keys...), WithDisconnectTimeout(100*time.Millisecond))
+	c := connect(t, f)
+	body := make([]byte, 100) // one frame (body + headers) fits in 300 bytes, two do not
+	if err := c.Send("/queue/full", "", body); err != nil {
+		t.Fatalf("first send fits the cache: %v", err)
+	}
+	err := c.Send("/queue/full", "", body)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("second send should wait for room and time out, got %v", err)
+	}
+	st := c.Stats()
+	if st.InFlight != 1 || st.CacheBytes <= 100 || st.CacheBytes > 300 {
+		t.Fatalf("cache after a rejected send: %d messages, %d bytes", st.InFlight, st.CacheBytes)
+	}
+	if err := c.Close(); !errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("Close with an unconfirmed tracked send: %v", err)
+	}
+}
+
+func TestUnsubscribeWhileADeliveryIsBlocked(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	f := load(t, conf(b.URL(), fastReconnect...), WithSubscriptionBuffer(0))
+	c := connect(t, f)
+	sub, err := c.Subscribe("/queue/blocked", stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads C: the first message blocks the read loop. (No receipts:
+	// the blocked read loop could not take them.)
+	for i := 0; i < 2; i++ {
+		if err := c.Send("/queue/blocked", "", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "a delivery to block", func() bool { return b.Conns() == 1 && c.Stats().Sent == 2 })
+	done := make(chan error, 1)
+	go func() { done <- sub.Unsubscribe() }()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatal("Unsubscribe deadlocked against a blocked delivery")
+	}
+	if _, ok := <-sub.C; ok {
+		// one buffered value may remain only with a buffer; ours is 0
+		t.Fatal("C still open after Unsubscribe")
 	}
 }

@@ -135,7 +135,10 @@ func (c *Connection) countSent(f *frame.Frame) {
 	c.mu.Lock()
 	c.stats.sent++
 	c.stats.bytesSent += int64(len(f.Body))
+	cur := c.cur
 	c.mu.Unlock()
+	// Feeds `metric = byte_rate` group choice for '|' lists.
+	c.opts.Tracker.AddBytes(cur, len(f.Body))
 }
 
 func frameSize(f *frame.Frame) int64 {

@@ -80,9 +80,10 @@ type Subscription struct {
 	frame *frame.Frame
 	dedup *dedupWindow
 
-	mu     sync.RWMutex // held for reading while delivering; for writing to close C
-	done   chan struct{}
-	closed bool
+	mu       sync.RWMutex // held for reading while delivering; for writing to close C
+	done     chan struct{}
+	doneOnce sync.Once
+	closed   bool
 
 	// Cumulative-ack bookkeeping for dropped duplicates (AckClient): a
 	// duplicate may only be acked once everything delivered before it is,
@@ -192,13 +193,15 @@ func (s *Subscription) Unsubscribe() error {
 
 // close closes C after delivering final (if non-nil and there is room).
 func (s *Subscription) close(final error) {
+	// done first: a delivery blocked on a full C holds mu for reading and
+	// waits on done; taking mu before closing done would deadlock.
+	s.doneOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
 	s.closed = true
-	close(s.done)
 	if final != nil {
 		select {
 		case s.c <- &Message{Err: final, Subscription: s}:
@@ -224,8 +227,9 @@ func (c *Connection) onMessage(epoch uint64, sessDone <-chan struct{}, f *frame.
 		Subscription: s,
 		epoch:        epoch,
 	}
+	id := ""
 	if s.dedup != nil {
-		if id := m.MsgID(); id != "" && s.dedup.seen(id) {
+		if id = m.MsgID(); id != "" && s.dedup.has(id) {
 			c.mu.Lock()
 			c.stats.dupsDropped++
 			c.mu.Unlock()
@@ -244,6 +248,11 @@ func (c *Connection) onMessage(epoch uint64, sessDone <-chan struct{}, f *frame.
 	s.ackMu.Unlock()
 	select {
 	case s.c <- m:
+		// Seen only once delivered: a delivery cut short by a lost
+		// connection must not turn the broker's redelivery into a "duplicate".
+		if id != "" {
+			s.dedup.add(id)
+		}
 		c.mu.Lock()
 		c.stats.received++
 		c.mu.Unlock()
@@ -357,12 +366,20 @@ func newDedupWindow(n int) *dedupWindow {
 	return &dedupWindow{set: make(map[string]struct{}, n), ring: make([]string, n)}
 }
 
-// seen records id and reports whether it was already there.
-func (d *dedupWindow) seen(id string) bool {
+// has reports whether id was delivered within the window.
+func (d *dedupWindow) has(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.set[id]
+	return ok
+}
+
+// add records a delivered id, forgetting the oldest when the window is full.
+func (d *dedupWindow) add(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.set[id]; ok {
-		return true
+		return
 	}
 	if old := d.ring[d.next]; old != "" {
 		delete(d.set, old)
@@ -370,5 +387,4 @@ func (d *dedupWindow) seen(id string) bool {
 	d.ring[d.next] = id
 	d.next = (d.next + 1) % len(d.ring)
 	d.set[id] = struct{}{}
-	return false
 }

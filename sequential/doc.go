@@ -17,7 +17,9 @@
 // duplicates, EMS's unshared-state "a+b" form and lists longer than
 // MaxListLength bytes are errors. Parse returns a *ParseError naming the
 // offending URL and its byte offset, with any user:password@ redacted.
-// List.String gives the normalised form, which parses back to the same List.
+// List.String gives the normalised form (lower case, port shorthand
+// expanded, canonical IPv6), which parses back to the same List unless the
+// expansion pushed it past MaxListLength.
 //
 // # Walking
 //

@@ -1,15 +1,121 @@
 #!/usr/bin/env bash
 # The project's one test command (README: "Run every test").
-# It installs and starts the real brokers the tests need, runs every test
-# under -race, and stops exactly the processes it started.
-set -euo pipefail
+#
+#   1. go vet and a gofmt check
+#   2. tests/brokers/up.sh: installs (apt-get, if missing) and starts the real
+#      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ
+#   3. go test -race ./... with STOMPFT_REAL_BROKERS=1 and their addresses
+#   4. tests/brokers/down.sh: stops exactly the processes up.sh started,
+#      ALWAYS (trap), even when a step fails or the run is interrupted
+#   5. a short fuzz pass: every Fuzz target of the module, FUZZTIME each
+#
+# Runs non-interactively (CI=true, no stdin, root on Debian 12). Exits
+# non-zero if any step failed; every step runs even after a failure, so one
+# run reports everything.
+#
+# Knobs: STOMPFT_FUZZTIME (default 10s), STOMPFT_SKIP_BROKERS=1 (no brokers:
+# real-broker tests are skipped, with the reason), STOMPFT_SKIP_FUZZ=1.
+set -uo pipefail
 cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+exec </dev/null
 
-echo "== go vet"
-go vet ./...
-echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
-if [ -n "$unformatted" ]; then echo "not gofmt-formatted: $unformatted"; exit 1; fi
+failed=()
+step() { printf '\n== %s (%s UTC)\n' "$*" "$(date -u +%H:%M:%S)"; }
+fail() { failed+=("$1"); printf '!! FAILED: %s\n' "$1"; }
 
-echo "== go test -race ./..."
-go test -race -count=1 -timeout 30m ./...
+brokers_started=0
+cleanup() {
+	if [ $brokers_started = 1 ]; then
+		step "tests/brokers/down.sh"
+		bash tests/brokers/down.sh || echo "!! down.sh failed"
+		brokers_started=0
+	fi
+}
+trap cleanup EXIT
+trap 'echo "!! interrupted"; exit 130' INT TERM HUP
+
+step "go vet ./..."
+go vet ./... || fail "go vet"
+
+step "gofmt -l"
+# Tracked and new (not ignored) files: the lead commits new files later.
+mapfile -t gofiles < <(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './tests/.brokers/*')
+[ ${#gofiles[@]} -gt 0 ] || mapfile -t gofiles < <(find . -name '*.go' -not -path './tests/.brokers/*')
+unformatted=$(gofmt -l "${gofiles[@]}")
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-formatted:"
+	echo "$unformatted"
+	fail "gofmt"
+fi
+
+real=0
+if [ "${STOMPFT_SKIP_BROKERS:-}" = 1 ]; then
+	step "brokers skipped (STOMPFT_SKIP_BROKERS=1): real-broker tests will be skipped"
+else
+	step "tests/brokers/up.sh (install if missing, start real brokers)"
+	brokers_started=1 # down.sh stops whatever up.sh managed to start
+	if bash tests/brokers/up.sh; then
+		real=1
+	else
+		fail "tests/brokers/up.sh"
+	fi
+fi
+
+step "go test -race -count=1 ./... (real brokers: $([ $real = 1 ] && echo yes || echo no))"
+if [ $real = 1 ]; then
+	# shellcheck disable=SC1091
+	(set -a && . "${STOMPFT_BROKERS_DIR:-tests/.brokers}/env" && export STOMPFT_REAL_BROKERS=1 &&
+		go test -race -count=1 -timeout 30m ./...) || fail "go test"
+else
+	(unset STOMPFT_REAL_BROKERS && go test -race -count=1 -timeout 30m ./...) || fail "go test"
+fi
+
+cleanup
+if [ $real = 1 ]; then
+	# Every process up.sh or a test's ctl.sh started must be gone.
+	left=$(ps -eo pid=,args= | grep -F -e "${STOMPFT_BROKERS_DIR:-$PWD/tests/.brokers}/" -e "epmd -address 127.0.0.1 -port ${STOMPFT_EPMD_PORT:-$((${STOMPFT_PORT_BASE:-61713} + 26))}" | grep -v -e grep -e "ps -eo" || true)
+	if [ -n "$left" ]; then
+		echo "broker processes left behind:"
+		echo "$left"
+		fail "brokers left running"
+	fi
+fi
+
+if [ "${STOMPFT_SKIP_FUZZ:-}" = 1 ]; then
+	step "fuzz pass skipped (STOMPFT_SKIP_FUZZ=1)"
+else
+	fuzztime=${STOMPFT_FUZZTIME:-10s}
+	step "fuzz pass: every Fuzz target, $fuzztime each"
+	# `go test -list` prints a package's test names, then "ok <pkg> ...".
+	targets=()
+	names=()
+	listing=$(go test -list '^Fuzz' ./... 2>&1) || {
+		echo "$listing" | grep -v '^ok\|^Fuzz\|no test files'
+		fail "go test -list (fuzz targets of the failing packages are not run)"
+	}
+	while IFS= read -r line; do
+		case $line in
+		Fuzz*) names+=("$line") ;;
+		ok*)
+			pkg=$(awk '{print $2}' <<<"$line")
+			for n in ${names[@]+"${names[@]}"}; do targets+=("$pkg $n"); done
+			names=()
+			;;
+		*) names=() ;;
+		esac
+	done <<<"$listing"
+	echo "${#targets[@]} fuzz targets"
+	for tgt in ${targets[@]+"${targets[@]}"}; do
+		pkg=${tgt% *} name=${tgt#* }
+		echo "-- $pkg $name"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime="$fuzztime" "$pkg" || fail "fuzz $pkg $name"
+	done
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "== FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "== all passed"

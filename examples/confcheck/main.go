@@ -1,12 +1,3 @@
-// Command confcheck validates a factories.conf and prints the effective
-// settings of every factory, defaults filled in.
-//
-//	go run ./examples/confcheck [-json] FILE
-//
-// A valid file exits 0 and prints one table per factory (or, with -json,
-// one JSON document); warnings go to stderr. An invalid file exits 1 and
-// prints every error on stderr as FILE:LINE:COL: message. Usage errors exit
-// 2. No passcode is ever printed: the JSON says only "passcode_set".
 package main
 
 import (

@@ -1,5 +1,14 @@
-// Package embedded runs go-stomp's in-process STOMP server as a broker that
-// can be crashed and restarted, for the tests, the demo and the benchmarks.
+// Package embedded runs an in-process STOMP broker that can be crashed and
+// restarted, for the tests, the demo and the benchmarks.
+//
+// # Engines
+//
+// Options.Engine picks the implementation: EngineGoStomp (the default) is
+// go-stomp's server, whose client acknowledgements are broken (only ack:auto
+// works); EngineMini is this package's own small STOMP 1.2/1.1 engine with
+// client and client-individual acks, NACK, transactions and receipts. Its
+// queues live in a SharedStorage (Options.Storage, or else one private to
+// the Broker), so they survive Kill and Start.
 //
 // # Why a wrapper
 //
@@ -7,12 +16,14 @@
 // accepted connections working. A Broker therefore records every accepted
 // connection: Kill closes the listener and resets (RST) every connection, which
 // is what clients see when a broker process dies. Start brings it back on the
-// same port with empty queues, like a restarted non-persistent broker.
+// same port; go-stomp's own queues start empty, like a restarted
+// non-persistent broker, while a SharedStorage keeps its messages.
 //
 // # Goroutines
 //
-// Each Start leaves go-stomp's request processor goroutine running (it has no
-// exit); goroutine-leak checks must ignore it (see LeakIgnores in tests).
+// With EngineGoStomp, each Start leaves go-stomp's request processor goroutine
+// running (it has no exit); goroutine-leak checks must ignore it. EngineMini
+// leaves no goroutine behind after Kill.
 package embedded
 
 import (
@@ -40,6 +51,8 @@ type Options struct {
 	// Storage, when set, holds the queues (share one SharedStorage between a
 	// primary and a backup for a shared-store pair). nil = private, in memory.
 	Storage *SharedStorage
+	// Engine is the STOMP implementation; the zero value is EngineGoStomp.
+	Engine Engine
 }
 
 // Broker is a killable in-process STOMP broker.
@@ -52,6 +65,8 @@ type Broker struct {
 	conns    map[*trackedConn]struct{}
 	running  bool
 	accepted atomic.Int64
+	mini     *miniBroker    // the running EngineMini, if any
+	ownStore *SharedStorage // EngineMini's store when Options.Storage is nil
 }
 
 // New starts a broker.
@@ -115,6 +130,17 @@ func (b *Broker) Start() error {
 		go tl.serveDeaf()
 		return nil
 	}
+	if b.opts.Engine == EngineMini {
+		st := b.opts.Storage
+		if st == nil {
+			if b.ownStore == nil {
+				b.ownStore = NewSharedStorage()
+			}
+			st = b.ownStore
+		}
+		b.mini = startMini(b, tl, st)
+		return nil
+	}
 	srv := &server.Server{HeartBeat: b.opts.HeartBeat, Log: quietLogger{}}
 	if b.opts.Storage != nil {
 		srv.QueueStorage = b.opts.Storage
@@ -141,6 +167,11 @@ func (b *Broker) Kill() {
 		return
 	}
 	b.running = false
+	mini := b.mini
+	b.mini = nil
+	if mini != nil {
+		defer mini.stop() // after the connections are released
+	}
 	_ = b.ln.Close()
 	conns := make([]*trackedConn, 0, len(b.conns))
 	for c := range b.conns {

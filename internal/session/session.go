@@ -242,6 +242,12 @@ func ctxErr(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("%w (%v)", cerr, err)
 	}
+	// The socket deadline is the context's: it can fire a hair before the
+	// context's own timer does.
+	var ne net.Error
+	if d, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(d.Add(-5*time.Millisecond)) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
 	return err
 }
 

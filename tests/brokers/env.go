@@ -239,7 +239,14 @@ func (e *Env) CtlErr(name, action string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ctlTimeout(action, args))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{e.ctlPath(), name, action}, args...)...)
+	// The env file's settings (directory, ports) win over the process's,
+	// so ctl.sh acts on the brokers this Env describes.
 	cmd.Env = os.Environ()
+	for k, v := range e.vars {
+		if strings.HasPrefix(k, "STOMPFT_") {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	// Started brokers write to their own logs; this only guards against a
 	// child keeping our pipes open.
 	cmd.WaitDelay = 5 * time.Second

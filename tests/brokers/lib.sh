@@ -6,25 +6,28 @@
 # can stop exactly what was started and nothing else.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BDIR="$ROOT/tests/.brokers"
+# The private directory; another one (and STOMPFT_PORT_BASE) lets a second
+# set of brokers run beside the first.
+BDIR=${STOMPFT_BROKERS_DIR:-$ROOT/tests/.brokers}
 PIDS="$BDIR/pids"
 ENVFILE="$BDIR/env"
 PROBE="$BDIR/bin/probe"
 
-# Ports: fixed defaults, each overridable from the environment.
-AMQ_MASTER_PORT=${STOMPFT_AMQ_MASTER_PORT:-61713}
-AMQ_SLAVE_PORT=${STOMPFT_AMQ_SLAVE_PORT:-61714}
-AMQ1_PORT=${STOMPFT_AMQ1_PORT:-61723}
-AMQ2_PORT=${STOMPFT_AMQ2_PORT:-61724}
-RABBIT1_PORT=${STOMPFT_RABBIT1_PORT:-61733}
-RABBIT2_PORT=${STOMPFT_RABBIT2_PORT:-61734}
+# Ports: fixed defaults (STOMPFT_PORT_BASE=61713), each overridable.
+PB=${STOMPFT_PORT_BASE:-61713}
+AMQ_MASTER_PORT=${STOMPFT_AMQ_MASTER_PORT:-$PB}
+AMQ_SLAVE_PORT=${STOMPFT_AMQ_SLAVE_PORT:-$((PB + 1))}
+AMQ1_PORT=${STOMPFT_AMQ1_PORT:-$((PB + 10))}
+AMQ2_PORT=${STOMPFT_AMQ2_PORT:-$((PB + 11))}
+RABBIT1_PORT=${STOMPFT_RABBIT1_PORT:-$((PB + 20))}
+RABBIT2_PORT=${STOMPFT_RABBIT2_PORT:-$((PB + 21))}
 # RabbitMQ's own AMQP and Erlang distribution ports, and a private epmd port
 # so a system epmd (or another user's) is never touched.
-RABBIT1_AMQP_PORT=${STOMPFT_RABBIT1_AMQP_PORT:-61735}
-RABBIT2_AMQP_PORT=${STOMPFT_RABBIT2_AMQP_PORT:-61736}
-RABBIT1_DIST_PORT=${STOMPFT_RABBIT1_DIST_PORT:-61737}
-RABBIT2_DIST_PORT=${STOMPFT_RABBIT2_DIST_PORT:-61738}
-EPMD_PORT=${STOMPFT_EPMD_PORT:-61739}
+RABBIT1_AMQP_PORT=${STOMPFT_RABBIT1_AMQP_PORT:-$((PB + 22))}
+RABBIT2_AMQP_PORT=${STOMPFT_RABBIT2_AMQP_PORT:-$((PB + 23))}
+RABBIT1_DIST_PORT=${STOMPFT_RABBIT1_DIST_PORT:-$((PB + 24))}
+RABBIT2_DIST_PORT=${STOMPFT_RABBIT2_DIST_PORT:-$((PB + 25))}
+EPMD_PORT=${STOMPFT_EPMD_PORT:-$((PB + 26))}
 # How often an ActiveMQ slave polls the shared KahaDB lock (ms).
 AMQ_LOCK_INTERVAL=${STOMPFT_AMQ_LOCK_INTERVAL:-500}
 
@@ -62,7 +65,8 @@ owned() {
 	cmd=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) || return 1
 	case $1 in
 	epmd) [[ $cmd == *epmd* && $cmd == *"-port $EPMD_PORT"* ]] ;;
-	rabbit*) [[ $cmd == *beam* ]] && tr '\0' '\n' <"/proc/$2/environ" 2>/dev/null |
+	rabbit*) [[ $cmd == *beam* && $cmd == *"-home $BDIR/erlang-home "* ]] &&
+		tr '\0' '\n' <"/proc/$2/environ" 2>/dev/null |
 		grep -qx "RABBITMQ_NODENAME=$1@localhost" ;;
 	*) [[ $cmd == *"$BDIR/$1/"* ]] ;;
 	esac

@@ -8,7 +8,8 @@
 #   rabbit1, rabbit2       two independent RabbitMQ nodes with rabbitmq_stomp
 #
 # Writes tests/.brokers/env (export lines, see the end of this file).
-# Ports are overridable: STOMPFT_AMQ_MASTER_PORT, ... (see lib.sh).
+# Ports are overridable: STOMPFT_PORT_BASE, STOMPFT_AMQ_MASTER_PORT, ...
+# (see lib.sh); STOMPFT_BROKERS_DIR moves the private directory.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 t0=$SECONDS
@@ -18,6 +19,9 @@ export DEBIAN_FRONTEND=noninteractive
 missing=()
 [ -f "$AMQ_HOME/bin/activemq.jar" ] || missing+=(activemq)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+# STOMPFT_FORCE_INSTALL=1 runs the apt-get path anyway (to test it; a no-op
+# for installed packages).
+[ "${STOMPFT_FORCE_INSTALL:-}" = 1 ] && missing=(activemq rabbitmq-server)
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "need root to install ${missing[*]}"
 	log "install ${missing[*]} (apt-get)"
@@ -98,6 +102,8 @@ cat >"$ENVFILE.tmp" <<ENV
 export STOMPFT_REAL_BROKERS=1
 export STOMPFT_BROKERS_DIR="$BDIR"
 export STOMPFT_BROKERS_CTL="$ROOT/tests/brokers/ctl.sh"
+export STOMPFT_PORT_BASE="$PB"
+export STOMPFT_EPMD_PORT="$EPMD_PORT"
 export STOMPFT_AMQ_PAIR="127.0.0.1:$AMQ_MASTER_PORT,127.0.0.1:$AMQ_SLAVE_PORT"
 export STOMPFT_AMQ_PAIR_NAMES="amq-master,amq-slave"
 export STOMPFT_AMQ_MASTER="127.0.0.1:$AMQ_MASTER_PORT"

@@ -1,0 +1,32 @@
+// Command bench measures what a failover client costs and how fast it gets
+// an application back, always against a baseline measured in the same run,
+// and prints one markdown table with every figure, its goal and PASS/MISS.
+//
+// # Usage
+//
+//	go run ./tests/bench                      # everything (about 10 minutes on 2 cores)
+//	go run ./tests/bench -quick               # smaller counts, for a smoke run
+//	go run ./tests/bench -only throughput,latency
+//	go run ./tests/bench -amq                 # also the ActiveMQ pair (tests/brokers/up.sh first)
+//	go run ./tests/bench -chart docs/storm-real.png
+//
+// Items (-only names): latency (failover latency vs a hand-written go-stomp
+// redial loop), standby (the same with backup = true), detect (silent
+// failure detection through a blackhole, in heart-beat intervals),
+// throughput (messages/s and allocations per send vs raw go-stomp), memory
+// (RSS and heap per idle connection) and storm (2 000 real sockets failing
+// over at once, plain TCP and TLS, two listen backlogs, three policies).
+//
+// # Processes
+//
+// Brokers that must not share the client's CPU or heap (throughput, memory,
+// storm) run in a second process: the bench binary re-executes itself with
+// -serve-brokers and drives it over stdin/stdout. Everything is started and
+// stopped by the command itself; only loopback addresses are used.
+//
+// # Figures, not assertions
+//
+// Timings are noisy on a shared machine, so nothing here is a test
+// assertion: the goals are printed next to the figures. The package's test
+// runs one quick item to keep the command working.
+package main

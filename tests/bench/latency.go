@@ -1,0 +1,318 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+
+	"github.com/stompft/stompft/factory"
+	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/tests/brokers"
+)
+
+const latDest = "/topic/stompft-bench-failover"
+
+// pairEnv is a primary/backup pair whose members can be crashed and brought back.
+type pairEnv interface {
+	addrs() [2]string
+	kill(i int) error
+	restore(i int) error
+	// settled waits until broker i holds at least n client connections
+	// (the hot-standby spare), or gives up after a while.
+	settled(i, n int) error
+	name() string
+}
+
+// embeddedPair is two go-stomp brokers in this process, crashed with RST.
+type embeddedPair struct{ b [2]*embedded.Broker }
+
+func newEmbeddedPair() (*embeddedPair, error) {
+	p := &embeddedPair{}
+	for i := range p.b {
+		b, err := embedded.New(embedded.Options{})
+		if err != nil {
+			return nil, err
+		}
+		p.b[i] = b
+	}
+	return p, nil
+}
+
+func (p *embeddedPair) name() string        { return "embedded" }
+func (p *embeddedPair) addrs() [2]string    { return [2]string{p.b[0].Addr(), p.b[1].Addr()} }
+func (p *embeddedPair) kill(i int) error    { p.b[i].Kill(); return nil }
+func (p *embeddedPair) restore(i int) error { return p.b[i].Start() }
+func (p *embeddedPair) close() {
+	for _, b := range p.b {
+		_ = b.Close()
+	}
+}
+func (p *embeddedPair) settled(i, n int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for p.b[i].Conns() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker %d: %d connections, want %d", i, p.b[i].Conns(), n)
+		}
+		<-time.After(time.Millisecond)
+	}
+	return nil
+}
+
+// amqPair is the ActiveMQ shared-store master/slave pair of tests/brokers.
+type amqPair struct {
+	env   *brokers.Env
+	a     [2]string
+	names [2]string
+}
+
+func (p *amqPair) name() string     { return "ActiveMQ pair" }
+func (p *amqPair) addrs() [2]string { return p.a }
+func (p *amqPair) kill(i int) error {
+	_, err := p.env.CtlErr(p.names[i], "kill9")
+	return err
+}
+func (p *amqPair) restore(i int) error {
+	if _, err := p.env.CtlErr(p.names[i], "start"); err != nil {
+		return err
+	}
+	_, err := p.env.CtlErr(p.names[i], "wait-slave", "60")
+	return err
+}
+func (p *amqPair) settled(i, n int) error { return nil }
+
+// client is one failover client under test.
+type client interface {
+	// current is the index of the broker it is connected to.
+	current() int
+	// sendConfirmed sends one message and waits for its receipt,
+	// failing over as needed, within limit.
+	sendConfirmed(limit time.Duration) error
+	close()
+}
+
+// rawClient is what Go users write today with go-stomp: on any error,
+// dial the next address at once, then send again with a receipt.
+type rawClient struct {
+	a    [2]string
+	idx  int
+	conn *stomp.Conn
+}
+
+func (r *rawClient) current() int { return r.idx }
+
+func (r *rawClient) sendConfirmed(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	var last error
+	for time.Now().Before(deadline) {
+		if r.conn == nil {
+			c, err := stomp.Dial("tcp", r.a[r.idx])
+			if err != nil {
+				last = err
+				r.idx = 1 - r.idx
+				continue
+			}
+			r.conn = c
+		}
+		err := r.conn.Send(latDest, "text/plain", []byte("ping"), stomp.SendOpt.Receipt)
+		if err == nil {
+			return nil
+		}
+		last = err
+		_ = r.conn.MustDisconnect()
+		r.conn = nil
+		r.idx = 1 - r.idx
+	}
+	return fmt.Errorf("raw go-stomp: no confirmed send within %v: %v", limit, last)
+}
+
+func (r *rawClient) close() {
+	if r.conn != nil {
+		_ = r.conn.Disconnect()
+	}
+}
+
+// ourClient is a factory connection.
+type ourClient struct {
+	a    [2]string
+	conn *factory.Connection
+}
+
+func newOurClient(a [2]string, backup bool) (*ourClient, error) {
+	kv := []string{
+		"connect_attempt_count = 1",
+		"reconnect_attempt_count = -1",
+		"reconnect_attempt_delay = 0",
+		"reconnect_backoff_multiplier = 1",
+		"reconnect_jitter = none",
+		"reconnect_spread = 0",
+	}
+	if backup {
+		kv = append(kv, "backup = true")
+	}
+	f, err := newFactory("tcp://"+a[0]+",tcp://"+a[1], kv...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.CreateConnection("Bench")
+	if err != nil {
+		return nil, err
+	}
+	return &ourClient{a: a, conn: c}, nil
+}
+
+func (o *ourClient) current() int {
+	if strings.HasSuffix(o.conn.CurrentURL(), o.a[1]) {
+		return 1
+	}
+	return 0
+}
+
+func (o *ourClient) sendConfirmed(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := o.conn.Send(latDest, "text/plain", []byte("ping"), stomp.SendOpt.Receipt)
+		if err == nil {
+			return nil
+		}
+		// In doubt (lost between the write and the receipt): the
+		// application would send again, and so do we.
+		if !errors.Is(err, factory.ErrInDoubt) || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+func (o *ourClient) close() { _ = o.conn.Close() }
+
+// trial kills the broker c is on and times the first confirmed send after it.
+func trial(p pairEnv, c client, limit time.Duration, standby bool) (time.Duration, error) {
+	// The client must be connected and working before the crash.
+	if err := c.sendConfirmed(limit); err != nil {
+		return 0, fmt.Errorf("before the crash: %w", err)
+	}
+	i := c.current()
+	if standby {
+		if err := p.settled(1-i, 1); err != nil {
+			return 0, fmt.Errorf("hot standby not ready: %w", err)
+		}
+	}
+	start := time.Now()
+	if err := p.kill(i); err != nil {
+		return 0, err
+	}
+	err := c.sendConfirmed(limit)
+	d := time.Since(start)
+	if rerr := p.restore(i); rerr != nil && err == nil {
+		err = rerr
+	}
+	return d, err
+}
+
+// latencyRun interleaves trials of the raw baseline and of ours.
+func latencyRun(cfg config, p pairEnv, trials int, limit time.Duration, backup bool) (raw, ours []time.Duration, err error) {
+	a := p.addrs()
+	rc := &rawClient{a: a}
+	defer rc.close()
+	oc, err := newOurClient(a, backup)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer oc.close()
+	for t := 0; t < trials; t++ {
+		d, err := trial(p, rc, limit, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("raw trial %d: %w", t, err)
+		}
+		raw = append(raw, d)
+		d, err = trial(p, oc, limit, backup)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stompft trial %d: %w", t, err)
+		}
+		ours = append(ours, d)
+	}
+	return raw, ours, nil
+}
+
+func latencyTrials(cfg config) int {
+	if cfg.quick {
+		return 10
+	}
+	return 50
+}
+
+func benchLatency(cfg config, rep *report) error {
+	p, err := newEmbeddedPair()
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	raw, ours, err := latencyRun(cfg, p, latencyTrials(cfg), 10*time.Second, false)
+	if err != nil {
+		return err
+	}
+	addLatencyRows(cfg, rep, p.name(), raw, ours, 2*time.Millisecond)
+	if !cfg.amq {
+		return nil
+	}
+	env, err := brokers.Load()
+	if err != nil || len(env.PairAddrs()) != 2 {
+		rep.note("1 latency, ActiveMQ pair: skipped: ActiveMQ pair not running (start it with tests/brokers/up.sh)")
+		return nil
+	}
+	ap := &amqPair{env: env, names: [2]string{brokers.AMQMaster, brokers.AMQSlave}}
+	copy(ap.a[:], env.PairAddrs())
+	trials := 30
+	if cfg.quick {
+		trials = 5
+	}
+	raw, ours, err = latencyRun(cfg, ap, trials, 60*time.Second, false)
+	if err != nil {
+		return fmt.Errorf("ActiveMQ pair: %w", err)
+	}
+	addLatencyRows(cfg, rep, ap.name(), raw, ours, 2*time.Millisecond)
+	return nil
+}
+
+func addLatencyRows(cfg config, rep *report, where string, raw, ours []time.Duration, slack time.Duration) {
+	qr, qo := quantilesOf(raw), quantilesOf(ours)
+	cfg.progressf("%s: raw %v", where, qr)
+	cfg.progressf("%s: stompft %v", where, qo)
+	item := "1 failover latency"
+	rep.add(row{
+		Item:    item,
+		Measure: fmt.Sprintf("%s, RST → first receipt-confirmed send on the backup, %d trials", where, qo.N),
+		Ours:    qo.String(),
+		Base:    qr.String() + " (go-stomp redial loop)",
+		Ratio:   fmt.Sprintf("p99 %+v", roundDur(qo.P99-qr.P99)),
+		Goal:    fmt.Sprintf("p99 ≤ baseline p99 + %v", slack),
+		Verdict: atMostDur(qo.P99, qr.P99+slack),
+	})
+}
+
+func benchStandby(cfg config, rep *report) error {
+	p, err := newEmbeddedPair()
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	raw, ours, err := latencyRun(cfg, p, latencyTrials(cfg), 10*time.Second, true)
+	if err != nil {
+		return err
+	}
+	qr, qo := quantilesOf(raw), quantilesOf(ours)
+	cfg.progressf("raw %v", qr)
+	cfg.progressf("stompft backup=true %v", qo)
+	rep.add(row{
+		Item:    "2 hot standby",
+		Measure: fmt.Sprintf("embedded, backup = true, RST → first confirmed send, %d trials", qo.N),
+		Ours:    qo.String(),
+		Base:    qr.String() + " (go-stomp redial loop)",
+		Ratio:   fmt.Sprintf("p99 / baseline p50 = %.2f", float64(qo.P99)/float64(qr.P50)),
+		Goal:    "p99 < baseline p50",
+		Verdict: atMostDur(qo.P99, qr.P50),
+	})
+	return nil
+}
