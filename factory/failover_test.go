@@ -486,3 +486,25 @@ func TestSlowEventHandlerNeverBlocksTheConnection(t *testing.T) {
 		t.Fatalf("events out of order: %v", seen)
 	}
 }
+
+func TestReconnectBudgetIsADeadlineNotACount(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	rec := newRecorder()
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "reconnect_attempt_count = -1", "reconnect_attempt_delay = 30", "reconnect_budget = 200")
+	f := load(t, conf(b.URL(), keys...), rec.option())
+	c := connect(t, f)
+	b.Kill()
+	ev, _ := rec.wait(t, EventFailed, 0)
+	var ce *ConnectError
+	if !errors.As(ev.Err, &ce) || !ce.Budget || ce.Passes < 2 {
+		t.Fatalf("want a budget-exhausted *ConnectError after several passes, got %v", ev.Err)
+	}
+	if !strings.Contains(ev.Err.Error(), "budget") || !strings.Contains(ev.Err.Error(), b.URL()) {
+		t.Fatalf("error does not say budget or name the URL: %v", ev.Err)
+	}
+	if err := c.Send("/queue/x", "", nil); !errors.As(err, &ce) {
+		t.Fatalf("send after failure: %v", err)
+	}
+}

@@ -491,12 +491,19 @@ func (d *demo) progress(stop <-chan struct{}) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	last := ""
+	show := func() {
+		if l := d.progressLine(); l != last || d.cfg.Terminal {
+			d.p.progress(l)
+			last = l
+		}
+	}
 	for {
 		select {
 		case <-t.C:
-			d.p.progress(d.progressLine())
+			show()
 		case <-stop:
-			d.p.progress(d.progressLine())
+			show()
 			d.p.endProgress()
 			return
 		}

@@ -108,6 +108,9 @@ func (b *Broker) Start() error {
 	if b.running {
 		return nil
 	}
+	if b.opts.Engine != EngineGoStomp && b.opts.Engine != EngineMini {
+		return fmt.Errorf("embedded broker: unknown engine %v", b.opts.Engine)
+	}
 	var ln net.Listener
 	var err error
 	// The port was ours a moment ago; a just-closed listener can take a moment

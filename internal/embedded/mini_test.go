@@ -144,6 +144,7 @@ func sendN(t *testing.T, addr, dest string, n int) {
 	}
 	p.call(frame.DISCONNECT, "")
 	p.expectClosed()
+	_ = p.nc.Close() // or the broker lingers, waiting for our close
 }
 
 func msgID(t *testing.T, f *frame.Frame) int {
@@ -557,6 +558,25 @@ func TestMiniKillStartKeepsPortAndQueue(t *testing.T) {
 	c.call(frame.SUBSCRIBE, "", frame.Id, "s", frame.Destination, "/queue/k")
 	if m := c.expect(frame.MESSAGE); msgID(t, m) != 0 || m.Header.Get("redelivered") != "" {
 		t.Fatalf("after restart got %v", m.Header)
+	}
+}
+
+func TestMiniVersionNegotiation(t *testing.T) {
+	noLeaks(t)
+	b := newMini(t, Options{})
+	for accept, want := range map[string]string{"1.1": "1.1", "1.1,1.2": "1.2", "1.0,1.1,1.2": "1.2", "1.2,1.1": "1.2"} {
+		c := dialRaw(t, b.Addr())
+		c.send(frame.CONNECT, "", frame.AcceptVersion, accept, frame.Host, "/")
+		if got := c.expect(frame.CONNECTED).Header.Get(frame.Version); got != want {
+			t.Errorf("accept-version %s: version %q, want %q", accept, got, want)
+		}
+	}
+}
+
+func TestUnknownEngineRefused(t *testing.T) {
+	if b, err := New(Options{Engine: 7}); err == nil {
+		b.Kill()
+		t.Fatal("New accepted an unknown engine")
 	}
 }
 

@@ -116,6 +116,7 @@ type Session struct {
 	endOnce sync.Once
 	err     error
 
+	leaving     atomic.Bool // DISCONNECT sent: the peer hanging up is expected
 	discMu      sync.Mutex
 	discReceipt string
 	discDone    chan struct{}
@@ -306,6 +307,10 @@ func (s *Session) readLoop() {
 		}
 		f, err := s.r.Read()
 		if err != nil {
+			if s.leaving.Load() {
+				s.end(ErrClosed)
+				return
+			}
 			var ne net.Error
 			if silence > 0 && errors.As(err, &ne) && ne.Timeout() {
 				err = fmt.Errorf("%w (%v without a frame or beat)", ErrHeartbeatTimeout, silence)
@@ -388,6 +393,7 @@ func (s *Session) Disconnect(ctx context.Context) error {
 	s.discReceipt = "stompft-disconnect"
 	s.discDone = ch
 	s.discMu.Unlock()
+	s.leaving.Store(true)
 	err := s.Write(frame.New(frame.DISCONNECT, frame.Receipt, "stompft-disconnect"))
 	if err == nil {
 		select {

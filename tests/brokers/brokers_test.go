@@ -246,6 +246,7 @@ func TestRabbitHostHeader(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("no message within 30s")
 			}
+			_ = sub.Unsubscribe()
 			_ = c.Disconnect()
 
 			host, _, _ := net.SplitHostPort(addr)

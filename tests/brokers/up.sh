@@ -22,14 +22,15 @@ missing=()
 # STOMPFT_FORCE_INSTALL=1 runs the apt-get path anyway (to test it; a no-op
 # for installed packages).
 [ "${STOMPFT_FORCE_INSTALL:-}" = 1 ] && missing=(activemq rabbitmq-server)
+mkdir -p "$BDIR"
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "need root to install ${missing[*]}"
 	log "install ${missing[*]} (apt-get)"
-	if ! apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"/tmp/stompft-apt.log" 2>&1; then
+	if ! apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$BDIR/apt.log" 2>&1; then
 		log "apt-get update (package lists missing or stale)"
-		apt-get update </dev/null >>"/tmp/stompft-apt.log" 2>&1 || { cat /tmp/stompft-apt.log >&2; die "apt-get update failed"; }
-		apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >>"/tmp/stompft-apt.log" 2>&1 ||
-			{ tail -30 /tmp/stompft-apt.log >&2; die "apt-get install ${missing[*]} failed"; }
+		apt-get update </dev/null >>"$BDIR/apt.log" 2>&1 || { cat "$BDIR/apt.log" >&2; die "apt-get update failed"; }
+		apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >>"$BDIR/apt.log" 2>&1 ||
+			{ tail -30 "$BDIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 	fi
 	log "installed ${missing[*]} in $((SECONDS - t0))s"
 fi

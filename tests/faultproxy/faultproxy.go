@@ -23,7 +23,9 @@ const (
 	Refuse
 	// Blackhole accepts and keeps the socket open but neither reads from it
 	// nor dials the target: the client's CONNECT is never answered and its
-	// writes pile up in the kernel buffers.
+	// writes pile up in the kernel buffers. Since nothing is read, a client
+	// closing its side goes unnoticed: the connection counts in Conns until
+	// CutAll or Close.
 	Blackhole
 	// AcceptNoAnswer accepts, reads and discards everything, never replies:
 	// a hung broker (as ActiveMQ under SIGSTOP, seen from the client).
@@ -431,6 +433,9 @@ func (c *conn) pumpDown() {
 		if n > 0 && !c.blackholed.Load() {
 			if !c.wait(time.Duration(c.p.delay.Load())) {
 				return
+			}
+			if c.blackholed.Load() { // BlackholeAll during the delay
+				continue
 			}
 			chunk := buf[:n]
 			cut := c.cutAt >= 0 && sent+int64(n) >= c.cutAt

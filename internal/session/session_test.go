@@ -1,0 +1,194 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/stompft/stompft/internal/embedded"
+)
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+func brokerT(t *testing.T, o embedded.Options) *embedded.Broker {
+	t.Helper()
+	b, err := embedded.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func TestHandshakeNegotiatesHeartbeatsAndReceipts(t *testing.T) {
+	b := brokerT(t, embedded.Options{HeartBeat: 200 * time.Millisecond, Engine: embedded.EngineMini})
+	var mu sync.Mutex
+	var receipts []string
+	got := make(chan struct{}, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, b.Addr()), Config{HeartBeatSend: 300 * time.Millisecond, HeartBeatRecv: 100 * time.Millisecond, Grace: 2},
+		Callbacks{Receipt: func(id string) {
+			mu.Lock()
+			receipts = append(receipts, id)
+			mu.Unlock()
+			got <- struct{}{}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.Info()
+	if info.Version != "1.2" || info.SendBeat < 300*time.Millisecond || info.RecvBeat < 200*time.Millisecond {
+		t.Fatalf("negotiated %+v", info)
+	}
+	if err := s.Write(frame.New(frame.SEND, frame.Destination, "/queue/s", frame.Receipt, "r1")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no receipt")
+	}
+	mu.Lock()
+	if len(receipts) != 1 || receipts[0] != "r1" {
+		t.Fatalf("receipts %v", receipts)
+	}
+	mu.Unlock()
+	if s.BytesOut() == 0 {
+		t.Fatal("BytesOut not counted")
+	}
+	if err := s.Disconnect(ctx); err != nil {
+		t.Fatalf("disconnect: %v", err)
+	}
+	<-s.Done()
+	if !errors.Is(s.Err(), ErrClosed) {
+		t.Fatalf("end cause %v", s.Err())
+	}
+}
+
+func TestConnectRefusedIsAConnectError(t *testing.T) {
+	b := brokerT(t, embedded.Options{Login: "u", Passcode: "right", Engine: embedded.EngineMini})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := Connect(ctx, dial(t, b.Addr()), Config{Login: "u", Passcode: "wrong-secret"}, Callbacks{})
+	var ce *ConnectError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *ConnectError, got %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("passcode in error: %v", err)
+	}
+}
+
+func TestDeafPeerHandshakeEndsAtTheDeadline(t *testing.T) {
+	b := brokerT(t, embedded.Options{Deaf: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := Connect(ctx, dial(t, b.Addr()), Config{}, Callbacks{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want DeadlineExceeded, got %v", err)
+	}
+}
+
+func TestSilentPeerEndsTheSessionByHeartbeat(t *testing.T) {
+	// A peer that answers CONNECT promising beats every 50 ms, then goes quiet.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peerDone := make(chan struct{})
+	go func() {
+		defer close(peerDone)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := frame.NewReader(nc)
+		if _, err := r.Read(); err != nil {
+			return
+		}
+		w := frame.NewWriter(nc)
+		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "50,0"))
+		buf := make([]byte, 1024)
+		for {
+			if _, err := nc.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	ended := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{HeartBeatRecv: 50 * time.Millisecond, Grace: 2},
+		Callbacks{End: func(err error) { ended <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, ErrHeartbeatTimeout) {
+			t.Fatalf("ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("silent peer not detected")
+	}
+	s.Close()
+	<-peerDone
+}
+
+func TestErrorFrameEndsTheSessionWithItsMessage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := frame.NewReader(nc)
+		w := frame.NewWriter(nc)
+		if _, err := r.Read(); err != nil {
+			return
+		}
+		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2"))
+		if _, err := r.Read(); err != nil {
+			return
+		}
+		_ = w.Write(frame.New(frame.ERROR, frame.Message, "forbidden", frame.ReceiptId, "r9"))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Write(frame.New(frame.SEND, frame.Destination, "/queue/no", frame.Receipt, "r9"))
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("ERROR frame did not end the session")
+	}
+	var se *ServerError
+	if !errors.As(s.Err(), &se) || se.Message != "forbidden" || se.ReceiptID != "r9" {
+		t.Fatalf("end cause %#v", s.Err())
+	}
+	s.Close()
+}
