@@ -23,6 +23,12 @@ func TestKillResetsConnectionsAndStartReusesPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// go-stomp's client returns from Subscribe before its loop registers the
+	// subscription; a receipt round trip (frames are handled in order)
+	// guarantees the subscription will hear of the kill.
+	if err := c.Send("/queue/other", "", nil, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
 	b.Kill()
 	select {
 	case m := <-sub.C:

@@ -267,12 +267,12 @@ func (m *miniBroker) deliverLocked(sub *miniSub, stored *frame.Frame) {
 	sub.c.queueLocked(msg, d)
 }
 
-// requeueLocked puts the queue messages of ds back at the head of their
-// queue, keeping their order; those the client may have seen are marked
-// redelivered:true.
+// requeueLocked puts the queue messages of ds (deliveries of one
+// subscription) back at the head of its queue in one step, keeping their
+// order; those the client may have seen are marked redelivered:true.
 func (m *miniBroker) requeueLocked(ds []*miniDelivery) {
-	for i := len(ds) - 1; i >= 0; i-- {
-		d := ds[i]
+	var fs []*frame.Frame
+	for _, d := range ds {
 		if d.stored == nil || (d.popped && d.sub.mode == "auto") {
 			continue
 		}
@@ -281,7 +281,10 @@ func (m *miniBroker) requeueLocked(ds []*miniDelivery) {
 			f = f.Clone()
 			f.Header.Set("redelivered", "true")
 		}
-		_ = m.store.Requeue(d.sub.dest, f)
+		fs = append(fs, f)
+	}
+	if len(fs) > 0 {
+		m.store.RequeueAll(ds[0].sub.dest, fs)
 	}
 }
 

@@ -60,6 +60,9 @@ type raw struct {
 	r  *frame.Reader
 	w  *frame.Writer
 	n  int
+	// early holds MESSAGEs that arrived while call waited for a RECEIPT: a
+	// subscription may deliver before its SUBSCRIBE's receipt.
+	early []*frame.Frame
 }
 
 func dialRaw(t *testing.T, addr string) *raw {
@@ -96,13 +99,32 @@ func (c *raw) call(cmd, body string, headers ...string) {
 	c.n++
 	r := "r-" + strconv.Itoa(c.n)
 	c.send(cmd, body, append(headers, frame.Receipt, r)...)
-	if got := c.expect(frame.RECEIPT).Header.Get(frame.ReceiptId); got != r {
-		c.t.Fatalf("receipt-id %q, want %q", got, r)
+	for {
+		f := c.read()
+		if f.Command == frame.MESSAGE {
+			c.early = append(c.early, f)
+			continue
+		}
+		if f.Command != frame.RECEIPT || f.Header.Get(frame.ReceiptId) != r {
+			c.t.Fatalf("got %s %v, want RECEIPT %s", f.Command, f.Header, r)
+		}
+		return
 	}
 }
 
-// next reads the next frame, skipping heart-beats.
+// next returns the next frame, skipping heart-beats.
 func (c *raw) next() *frame.Frame {
+	c.t.Helper()
+	if len(c.early) > 0 {
+		f := c.early[0]
+		c.early = c.early[1:]
+		return f
+	}
+	return c.read()
+}
+
+// read reads the next frame from the socket, skipping heart-beats.
+func (c *raw) read() *frame.Frame {
 	c.t.Helper()
 	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
 	for {
@@ -170,7 +192,7 @@ func TestMiniWindowAndRedeliveryWithGoStompClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := stomp.Connect(nc, stomp.ConnOpt.Host("/"))
+	cc, err := stomp.Connect(nc, stomp.ConnOpt.Host("/"), stomp.ConnOpt.Logger(quietLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +561,13 @@ func TestMiniKillStartKeepsPortAndQueue(t *testing.T) {
 	addr := b.Addr()
 	sendN(t, addr, "/queue/k", 1)
 	held, _ := connectRaw(t, addr)
+	held.call(frame.SUBSCRIBE, "", frame.Id, "s", frame.Destination, "/queue/k", frame.Ack, "client")
+	held.expect(frame.MESSAGE)
 	b.Kill()
+	// Kill returns with the unacknowledged message back in the store.
+	if n := b.ownStore.Len("/queue/k"); n != 1 {
+		t.Fatalf("store holds %d right after Kill, want 1", n)
+	}
 	held.expectClosed()
 	if b.Conns() != 0 || b.Running() {
 		t.Fatalf("after Kill: %d conns, running %v", b.Conns(), b.Running())
@@ -556,7 +584,7 @@ func TestMiniKillStartKeepsPortAndQueue(t *testing.T) {
 	}
 	c, _ := connectRaw(t, addr)
 	c.call(frame.SUBSCRIBE, "", frame.Id, "s", frame.Destination, "/queue/k")
-	if m := c.expect(frame.MESSAGE); msgID(t, m) != 0 || m.Header.Get("redelivered") != "" {
+	if m := c.expect(frame.MESSAGE); msgID(t, m) != 0 || m.Header.Get("redelivered") != "true" {
 		t.Fatalf("after restart got %v", m.Header)
 	}
 }
@@ -585,5 +613,52 @@ func TestEngineString(t *testing.T) {
 		if got := e.String(); got != want {
 			t.Errorf("%d: %q, want %q", int(e), got, want)
 		}
+	}
+}
+
+func TestSharedStorageChanged(t *testing.T) {
+	msg := func(body string) *frame.Frame { f := frame.New(frame.MESSAGE); f.Body = []byte(body); return f }
+	tests := []struct {
+		name   string
+		op     func(s *SharedStorage)
+		closes bool
+	}{
+		{"Enqueue", func(s *SharedStorage) { _ = s.Enqueue("/queue/q", msg("e")) }, true},
+		{"Requeue", func(s *SharedStorage) { _ = s.Requeue("/queue/q", msg("r")) }, true},
+		{"RequeueAll", func(s *SharedStorage) { s.RequeueAll("/queue/q", []*frame.Frame{msg("a")}) }, true},
+		{"RequeueAll none", func(s *SharedStorage) { s.RequeueAll("/queue/q", nil) }, false},
+		{"Dequeue", func(s *SharedStorage) { _, _ = s.Dequeue("/queue/q") }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSharedStorage()
+			_ = s.Enqueue("/queue/q", msg("first"))
+			ch := s.Changed()
+			tt.op(s)
+			select {
+			case <-ch:
+				if !tt.closes {
+					t.Fatal("Changed closed")
+				}
+				if s.Changed() == ch {
+					t.Fatal("Changed not renewed after closing")
+				}
+			default:
+				if tt.closes {
+					t.Fatal("Changed not closed")
+				}
+			}
+		})
+	}
+
+	s := NewSharedStorage()
+	_ = s.Enqueue("/queue/q", msg("3"))
+	s.RequeueAll("/queue/q", []*frame.Frame{msg("1"), msg("2")})
+	var got []string
+	for f, _ := s.Dequeue("/queue/q"); f != nil; f, _ = s.Dequeue("/queue/q") {
+		got = append(got, string(f.Body))
+	}
+	if strings.Join(got, ",") != "1,2,3" {
+		t.Fatalf("RequeueAll order: %v", got)
 	}
 }

@@ -37,6 +37,18 @@ func (s *SharedStorage) Requeue(queue string, f *frame.Frame) error {
 	return nil
 }
 
+// RequeueAll puts fs back at the head of queue in one step, keeping their
+// order: a broker sharing the store never sees only some of them.
+func (s *SharedStorage) RequeueAll(queue string, fs []*frame.Frame) {
+	if len(fs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.q[queue] = append(append(make([]*frame.Frame, 0, len(fs)+len(s.q[queue])), fs...), s.q[queue]...)
+	s.notifyLocked()
+}
+
 // Dequeue takes the head of queue, nil when empty.
 func (s *SharedStorage) Dequeue(queue string) (*frame.Frame, error) {
 	s.mu.Lock()

@@ -1,42 +1,52 @@
 package main
 
 import (
+	"bytes"
+	"sync"
+	"strings"
+	"runtime/pprof"
 	"testing"
 	"time"
 
-	"github.com/go-stomp/stomp/v3"
+	"github.com/sirupsen/logrus"
 	"github.com/stompft/stompft/factory"
 )
 
-func TestProbeLatency(t *testing.T) {
+type syncBuf struct{ mu sync.Mutex; b bytes.Buffer }
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+
+func TestProbeStandby(t *testing.T) {
 	p, err := newEmbeddedPair()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
 	a := p.addrs()
-	f, err := newFactory("tcp://"+a[0]+",tcp://"+a[1], "connect_attempt_count = 1", "reconnect_attempt_count = -1", "reconnect_attempt_delay = 0", "reconnect_backoff_multiplier = 1", "reconnect_jitter = none", "reconnect_spread = 0")
+	f, err := newFactory("tcp://"+a[0]+",tcp://"+a[1], "connect_attempt_count = 1", "reconnect_attempt_count = -1", "reconnect_attempt_delay = 0", "reconnect_backoff_multiplier = 1", "reconnect_jitter = none", "reconnect_spread = 0", "backup = true")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var t0 time.Time
-	c, err := f.CreateConnection("Bench", factory.WithEventHandler(func(e factory.Event) {
-		t.Logf("%v %v %v attempt=%d delay=%v err=%v", time.Since(t0), e.Kind, e.URL, e.Attempt, e.Delay, e.Err)
-	}))
+	buf := &syncBuf{}
+	l := logrus.New(); l.SetOutput(buf); l.SetLevel(logrus.DebugLevel)
+	c, err := f.CreateConnection("Bench", factory.WithLogger(l))
 	if err != nil {
 		t.Fatal(err)
 	}
+	oc := &ourClient{a: a, conn: c, events: &eventLog{}}
 	defer c.Close()
-	for i := 0; i < 3; i++ {
-		_ = c.Send(latDest, "", []byte("x"), stomp.SendOpt.Receipt)
-		oc := &ourClient{a: a, conn: c}
-		k := oc.current()
-		t0 = time.Now()
-		p.kill(k)
-		t.Logf("%v killed", time.Since(t0))
-		err := c.Send(latDest, "", []byte("x"), stomp.SendOpt.Receipt)
-		t.Logf("%v sent %v", time.Since(t0), err)
-		p.restore(k)
-		time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 200; i++ {
+		time.Sleep(20 * time.Millisecond)
+		buf.mu.Lock(); buf.b.Reset(); buf.mu.Unlock()
+		if _, err := trial(p, oc, 5*time.Second, true); err != nil {
+			buf.mu.Lock()
+			var gb bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&gb, 2)
+			for _, g := range strings.Split(gb.String(), "\n\n") {
+				if strings.Contains(g, "stompft/factory") {
+					t.Log(g)
+				}
+			}
+			t.Fatalf("trial %d: %v\n%s", i, err, buf.b.String())
+		}
 	}
 }

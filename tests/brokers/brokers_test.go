@@ -1,7 +1,6 @@
 package brokers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -110,22 +109,9 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 }
 
-// dial connects to a STOMP broker with every wait bounded: the TCP dial and
-// the CONNECT/CONNECTED exchange.
+// dial is Dial, shorter.
 func dial(addr, host string, timeout time.Duration) (*stomp.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	c, err := stomp.ConnectWithContext(ctx, nc, stomp.ConnOpt.Host(host), stomp.ConnOpt.HeartBeat(0, 0))
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return Dial(addr, host, timeout)
 }
 
 // dialUntil retries dial until it succeeds or the deadline passes.
@@ -144,35 +130,13 @@ func dialUntil(t *testing.T, addr, host string, within time.Duration) *stomp.Con
 	}
 }
 
-// pairMaster finds which pair instance holds the lock now (after earlier
-// fault tests it may be either).
-func pairMaster(t *testing.T, e *Env) (master, slave string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		for _, m := range []string{AMQMaster, AMQSlave} {
-			if c, err := dial(e.Addr(m), "/", 2*time.Second); err == nil {
-				_ = c.Disconnect()
-				if m == AMQMaster {
-					return AMQMaster, AMQSlave
-				}
-				return AMQSlave, AMQMaster
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("neither ActiveMQ pair instance answers CONNECT")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestAMQPairFailover proves what BROKERS.md says of the shared-store pair:
 // the master answers, the slave's port is closed, kill -9 of the master
 // makes the slave answer with the persistent messages, and the restarted
 // ex-master waits as the new slave.
 func TestAMQPairFailover(t *testing.T) {
 	e := Require(t, AMQMaster, AMQSlave)
-	master, slave := pairMaster(t, e)
+	master, slave := e.PairMaster(t)
 	t.Logf("master instance %s (%s), slave %s (%s)", master, e.Addr(master), slave, e.Addr(slave))
 
 	if c, err := dial(e.Addr(slave), "/", 2*time.Second); err == nil {

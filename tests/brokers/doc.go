@@ -31,6 +31,11 @@
 // dead (killed by an earlier test). Tests should still restore what they
 // break, and use unique destination names.
 //
+// # Connecting
+//
+// [Dial] connects with a bounded timeout (RabbitMQ needs host "/");
+// [Env.PairMaster] tells which pair instance is the master now.
+//
 // # Faults
 //
 // [Env.Ctl] runs ctl.sh: kill9, stop, start, freeze, thaw, wait-up,

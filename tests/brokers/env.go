@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-stomp/stomp/v3"
 )
 
 // EnableVar is the environment variable that turns real-broker tests on
@@ -363,5 +366,47 @@ func (e *Env) lock(name string, timeout time.Duration) (func(), error) {
 		// Test helper, not library code: a short poll is the simple way to
 		// bound a flock wait.
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Dial connects to a STOMP broker with every wait bounded by timeout: the
+// TCP dial and the CONNECT/CONNECTED exchange (go-stomp's own Dial has no
+// timeout). host is the STOMP host header: "/" for RabbitMQ.
+func Dial(addr, host string, timeout time.Duration) (*stomp.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := stomp.ConnectWithContext(ctx, nc, stomp.ConnOpt.Host(host), stomp.ConnOpt.HeartBeat(0, 0))
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// PairMaster returns which pair instance holds the KahaDB lock now (its
+// STOMP port answers) and the other one. After fault tests it may be either.
+// It fails the test if neither answers within a minute.
+func (e *Env) PairMaster(t testing.TB) (master, slave string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for _, m := range []string{AMQMaster, AMQSlave} {
+			if c, err := Dial(e.Addr(m), "/", 2*time.Second); err == nil {
+				_ = c.Disconnect()
+				if m == AMQMaster {
+					return AMQMaster, AMQSlave
+				}
+				return AMQSlave, AMQMaster
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("brokers: neither ActiveMQ pair instance answers STOMP CONNECT")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -26,10 +26,10 @@ mkdir -p "$BDIR"
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "need root to install ${missing[*]}"
 	log "install ${missing[*]} (apt-get)"
-	if ! apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$BDIR/apt.log" 2>&1; then
+	if ! apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=120 "${missing[@]}" </dev/null >"$BDIR/apt.log" 2>&1; then
 		log "apt-get update (package lists missing or stale)"
-		apt-get update </dev/null >>"$BDIR/apt.log" 2>&1 || { cat "$BDIR/apt.log" >&2; die "apt-get update failed"; }
-		apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >>"$BDIR/apt.log" 2>&1 ||
+		apt-get update -o DPkg::Lock::Timeout=120 </dev/null >>"$BDIR/apt.log" 2>&1 || { cat "$BDIR/apt.log" >&2; die "apt-get update failed"; }
+		apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=120 "${missing[@]}" </dev/null >>"$BDIR/apt.log" 2>&1 ||
 			{ tail -30 "$BDIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 	fi
 	log "installed ${missing[*]} in $((SECONDS - t0))s"
@@ -107,6 +107,7 @@ export STOMPFT_PORT_BASE="$PB"
 export STOMPFT_EPMD_PORT="$EPMD_PORT"
 export STOMPFT_AMQ_PAIR="127.0.0.1:$AMQ_MASTER_PORT,127.0.0.1:$AMQ_SLAVE_PORT"
 export STOMPFT_AMQ_PAIR_NAMES="amq-master,amq-slave"
+export STOMPFT_AMQ_PAIR_PIDS="$PIDS"
 export STOMPFT_AMQ_MASTER="127.0.0.1:$AMQ_MASTER_PORT"
 export STOMPFT_AMQ_SLAVE="127.0.0.1:$AMQ_SLAVE_PORT"
 export STOMPFT_AMQ1="127.0.0.1:$AMQ1_PORT"

@@ -8,15 +8,19 @@
 // the listener, every connection and every goroutine.
 //
 //	p, err := faultproxy.New(brokerAddr)
-//	...
+//	if err != nil {
+//		t.Fatal(err)
+//	}
 //	defer p.Close()
-//	client dials p.Addr()
-//	p.CutAll()              // the broker "crashes": every connection gets a RST
-//	p.SetMode(faultproxy.Refuse) // and new dials are refused
+//	conn, err := stomp.Dial("tcp", p.Addr(), stomp.ConnOpt.Host("/"))
+//	...
+//	p.CutAll()                       // a crash: every open connection gets a RST
+//	_ = p.SetMode(faultproxy.Refuse) // and new dials are refused
 //
 // # Faults on new connections
 //
-// [Proxy.SetMode] decides what happens to connections accepted from then on:
+// [Proxy.SetMode] (which, unlike the first proposal, returns an error: leaving
+// Refuse must listen again on the same port) decides what happens to connections accepted from then on:
 // [Forward] (the default), [Refuse] (no listener: dials get ECONNREFUSED),
 // [Blackhole] (accepted, nothing forwarded, nothing read), [AcceptNoAnswer]
 // (accepted, read and discarded, never answered: a hung broker) and [Drop]
