@@ -181,6 +181,12 @@ func (l *eventLog) add(e factory.Event) {
 	l.lines = append(l.lines, s)
 }
 
+func (l *eventLog) mark(what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf("%v %s", roundDur(time.Since(l.start)), what))
+}
+
 func (l *eventLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -232,6 +238,7 @@ func (o *ourClient) sendConfirmed(limit time.Duration) error {
 		if err == nil {
 			return nil
 		}
+		o.events.mark("send: " + err.Error())
 		// In doubt (lost between the write and the receipt): the
 		// application would send again, and so do we.
 		if !errors.Is(err, factory.ErrInDoubt) || time.Now().After(deadline) {
@@ -258,12 +265,22 @@ func trial(p pairEnv, c client, limit time.Duration, standby bool) (time.Duratio
 			<-time.After(20 * time.Millisecond)
 		}
 	}
+	oc, _ := c.(*ourClient)
+	if oc != nil {
+		oc.events.mark("kill")
+	}
 	start := time.Now()
 	if err := p.kill(i); err != nil {
 		return 0, err
 	}
+	if oc != nil {
+		oc.events.mark("killed")
+	}
 	err := c.sendConfirmed(limit)
 	d := time.Since(start)
+	if oc != nil {
+		oc.events.mark("confirmed")
+	}
 	if rerr := p.restore(i); rerr != nil && err == nil {
 		err = rerr
 	}
