@@ -26,7 +26,8 @@ const (
 // dials every URL) adds a field here, registers it in newFlags and acts in
 // run after the file has parsed.
 type options struct {
-	json bool
+	json  bool
+	probe string // -probe NAME: connect to every URL of factory NAME (probe.go)
 }
 
 func newFlags(stderr io.Writer) (*flag.FlagSet, *options) {
@@ -34,8 +35,9 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("confcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.json, "json", false, "print the effective settings as JSON")
+	fs.StringVar(&o.probe, "probe", "", "connect to every URL of factory `NAME` and report per URL (exit 3 if none answered)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: confcheck [-json] FILE")
+		fmt.Fprintln(fs.Output(), "usage: confcheck [-json] FILE\n       confcheck -probe NAME [-json] FILE")
 		fs.PrintDefaults()
 	}
 	return fs, o
@@ -59,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, w.String())
+	}
+	if opts.probe != "" {
+		return runProbe(cfg, opts.probe, opts.json, stdout, stderr)
 	}
 	if opts.json {
 		if err := writeJSON(stdout, cfg); err != nil {

@@ -36,7 +36,7 @@ type config struct {
 	Kills    int           // broker kills (embedded pair only)
 	Drain    time.Duration // how long the consumer may take after the last send
 	Terminal bool          // redraw the progress line in place
-	Progress time.Duration // progress period; 0 = 1 s
+	Progress time.Duration // progress period; 0 = 200 ms on a terminal, else 1 s
 	Logger   logrus.FieldLogger
 }
 
@@ -211,7 +211,7 @@ func (d *demo) events(who string) func(factory.Event) {
 				d.sum.Consumer = append(d.sum.Consumer, e.Downtime)
 			}
 			d.mu.Unlock()
-			d.p.event(who, "reconnected to %s after %s ms (%s)", d.role(e.URL), ms(e.Downtime), e.URL)
+			d.p.event(who, "reconnected to %s after %d ms (%s; %s)", d.role(e.URL), e.Downtime.Milliseconds(), e.Downtime.Round(time.Microsecond), e.URL)
 		case factory.EventResubscribed:
 			d.p.event(who, "resubscribed (%d subscription(s))", e.Count)
 		case factory.EventReplayed:
@@ -486,8 +486,12 @@ func (d *demo) lostLocked() int {
 // progress prints the progress line until stop is closed, and once more then.
 func (d *demo) progress(stop <-chan struct{}) {
 	every := d.cfg.Progress
-	if every <= 0 {
-		every = time.Second
+	switch {
+	case every > 0:
+	case d.cfg.Terminal:
+		every = 200 * time.Millisecond // redrawn in place: live
+	default:
+		every = time.Second // one line each: keep logs short
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -511,7 +515,9 @@ func (d *demo) progress(stop <-chan struct{}) {
 }
 
 func (d *demo) progressLine() string {
-	sent, recv := d.sent.Load(), d.received.Load()
+	// received first: a message can arrive before its Send returns.
+	recv := d.received.Load()
+	sent := d.sent.Load()
 	d.mu.Lock()
 	prod := d.producer
 	d.mu.Unlock()
@@ -530,19 +536,19 @@ func (d *demo) printSummary(s summary, interrupted bool) {
 	}
 	p.linef("")
 	p.linef("summary (%s)", s.Elapsed.Round(time.Millisecond))
-	p.linef("  sent %d", s.Sent)
+	p.linef("sent %d", s.Sent)
 	if s.SendErrors > 0 {
-		p.linef("  send errors %d", s.SendErrors)
+		p.linef("send errors %d", s.SendErrors)
 	}
-	p.linef("  received %d", s.Received)
-	p.linef("  duplicates dropped %d", s.Duplicates)
-	p.linef("  lost %d", s.Lost)
+	p.linef("received %d", s.Received)
+	p.linef("duplicates dropped %d", s.Duplicates)
+	p.linef("lost %d", s.Lost)
 	if s.Stale > 0 {
-		p.linef("  ignored %d message(s) left in the queue by an earlier run", s.Stale)
+		p.linef("ignored %d message(s) left in the queue by an earlier run", s.Stale)
 	}
 	n := max(len(s.Producer), len(s.Consumer))
 	if n == 0 {
-		p.linef("  downtime: no failover happened")
+		p.linef("downtime: no failover happened")
 	}
 	for i := 0; i < n; i++ {
 		var parts []string
@@ -552,10 +558,10 @@ func (d *demo) printSummary(s summary, interrupted bool) {
 		if i < len(s.Consumer) {
 			parts = append(parts, "consumer "+ms(s.Consumer[i])+" ms")
 		}
-		p.linef("  downtime failover %d: %s", i+1, strings.Join(parts, ", "))
+		p.linef("downtime failover %d: %s", i+1, strings.Join(parts, ", "))
 	}
 	if s.Closing != nil {
-		p.linef("  closing: %v", s.Closing)
+		p.linef("closing: %v", s.Closing)
 	}
 	if s.ok() {
 		p.linef("OK: every message sent was received exactly once")

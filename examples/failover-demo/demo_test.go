@@ -41,7 +41,7 @@ func TestRunEmbeddedLosesNothing(t *testing.T) {
 			if exitCode(s, err) != 0 {
 				t.Fatalf("exit code %d, summary %+v\n%s", exitCode(s, err), s, text)
 			}
-			for _, want := range []string{"\n  sent 400\n", "\n  received 400\n", "\n  lost 0\n", "duplicates dropped "} {
+			for _, want := range []string{"\nsent 400\n", "\nreceived 400\n", "\nlost 0\n", "duplicates dropped "} {
 				if !strings.Contains(text, want) {
 					t.Errorf("output lacks %q:\n%s", want, text)
 				}
@@ -116,7 +116,7 @@ func TestRunUserConf(t *testing.T) {
 		t.Fatalf("run: %v, summary %+v\n%s", err, s, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"kills none", "\n  sent 200\n", "\n  lost 0\n", "ignored 1 message(s) left in the queue", "connected to primary (" + urls[0] + ")"} {
+	for _, want := range []string{"kills none", "\nsent 200\n", "\nlost 0\n", "ignored 1 message(s) left in the queue", "connected to primary (" + urls[0] + ")"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -217,7 +217,7 @@ func TestCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("failover-demo: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "\n  lost 0\n") {
+	if !strings.Contains(string(out), "\nlost 0\n") {
 		t.Fatalf("no \"lost 0\" in:\n%s", out)
 	}
 }

@@ -36,6 +36,7 @@ type options struct {
 	count               int
 	rate                float64
 	body                string
+	onSent              func(n int) // test hook: called after each successful send
 }
 
 func main() {
@@ -121,6 +122,9 @@ func run(ctx context.Context, o options, log logrus.FieldLogger) (err error) {
 			continue
 		}
 		sent++
+		if o.onSent != nil {
+			o.onSent(n)
+		}
 		log.WithFields(logrus.Fields{"seq": n, "dest": o.dest}).Debug("sent")
 	}
 	log.WithFields(logrus.Fields{"sent": sent, "failed": failed}).Info("done")

@@ -43,8 +43,14 @@ func run(args []string, out, progress io.Writer) error {
 	serve := fs.Bool("serve-brokers", false, "internal: run as the broker host process")
 	cert := fs.String("cert", "", "internal: broker host TLS certificate")
 	key := fs.String("key", "", "internal: broker host TLS key")
+	memKind := fs.String("mem-probe", "", "internal: memory probe process (raw or stompft)")
+	memAddr := fs.String("mem-addr", "", "internal: memory probe broker address")
+	memN := fs.Int("mem-n", 0, "internal: memory probe connection count")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *memKind != "" {
+		return runMemProbe(*memKind, *memAddr, *memN, out)
 	}
 	if *serve {
 		return serveBrokers(os.Stdin, os.Stdout, *cert, *key)

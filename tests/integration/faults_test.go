@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -348,4 +351,95 @@ func TestFaultAcceptThenDrop(t *testing.T) {
 			t.Fatal("Send on a failed connection succeeded")
 		}
 	})
+}
+
+// slowCloseConn is a connection whose Close blocks until release is closed
+// (bounded by a timer), like a TLS close_notify stuck on a full send
+// buffer in a partitioned network.
+type slowCloseConn struct {
+	net.Conn
+	release <-chan struct{}
+	once    sync.Once
+}
+
+func (c *slowCloseConn) Close() error {
+	c.once.Do(func() {
+		t := time.NewTimer(3 * time.Second)
+		defer t.Stop()
+		select {
+		case <-c.release:
+		case <-t.C:
+		}
+	})
+	return c.Conn.Close()
+}
+
+// TestReconnectWhileOldSocketCloses: closing the lost socket takes a while
+// (see slowCloseConn); the reconnect must still account for the loss: the
+// downtime it reports lies within the time since the loss, and a receipt
+// send in flight on the lost session ends with ErrInDoubt at once, not at
+// send_timeout. The first connection's Close is held until the
+// reconnection is announced (or 3 s).
+func TestReconnectWhileOldSocketCloses(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	p := proxy(t, b.Addr())
+	reconnected := make(chan struct{})
+	var once sync.Once
+	var dials atomic.Int64
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || dials.Add(1) != 1 {
+			return c, err
+		}
+		return &slowCloseConn{Conn: c, release: reconnected}, nil
+	}
+	rec := newRecorder()
+	handler := func(e factory.Event) {
+		rec.handle(e)
+		if e.Kind == factory.EventReconnected {
+			once.Do(func() { close(reconnected) })
+		}
+	}
+	f, _ := load(t, section("Test", proxyURL(p), "heartbeat = 0,0",
+		"reconnect_attempt_count = 20", "reconnect_attempt_delay = 50", "reconnect_attempt_timeout = 2000",
+		"reconnect_backoff_multiplier = 1", "reconnect_jitter = none", "reconnect_spread = 0", "send_timeout = 60000"),
+		factory.WithDialer(dialer))
+	c := connect(t, f, "Test", waitLimit, factory.WithEventHandler(handler))
+
+	// A receipt send in flight: written, its receipt swallowed.
+	p.BlackholeAll()
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send(uniqueQueue(t), "text/plain", []byte("in doubt"), stomp.SendOpt.Receipt) }()
+	deadline := time.Now().Add(waitLimit)
+	for c.Stats().Sent != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the receipt send was not written")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, bounded above
+	}
+
+	start := time.Now()
+	p.CutAll()
+	ev, _ := rec.wait(t, factory.EventReconnected, 0, waitLimit)
+	elapsed := time.Since(start)
+	t.Logf("reconnected to %s; reported downtime %v, %v since the loss", ev.URL, ev.Downtime, elapsed)
+	if ev.Downtime < 0 || ev.Downtime > elapsed {
+		t.Errorf("reported downtime %v, but only %v passed since the loss", ev.Downtime, elapsed)
+	}
+	if st := c.Stats(); st.LastDowntime > elapsed {
+		t.Errorf("Stats().LastDowntime %v > %v since the loss", st.LastDowntime, elapsed)
+	}
+	// send_timeout is 60 s: an answer within the wait limit comes from the
+	// loss, not from the timeout.
+	select {
+	case err := <-sent:
+		if !errors.Is(err, factory.ErrInDoubt) {
+			t.Errorf("receipt send across the loss: %v, want ErrInDoubt", err)
+		}
+		t.Logf("receipt send across the loss: %v", err)
+	case <-time.After(waitLimit):
+		t.Errorf("receipt send written on the lost session still waiting %v after the loss (send_timeout 60s): the loss was not applied to it", waitLimit)
+	}
 }

@@ -47,12 +47,23 @@ func verifyNoLeaks(t *testing.T) {
 const waitLimit = 20 * time.Second
 
 // section renders one factory section in native EMS syntax; keys are
-// "key = value" lines.
+// "key = value" lines, a later line overriding an earlier one with the same
+// key (the file format rejects duplicate keys).
 func section(name, urls string, keys ...string) string {
+	var order []string
+	line := map[string]string{}
+	for _, kv := range keys {
+		k, _, _ := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if _, ok := line[k]; !ok {
+			order = append(order, k)
+		}
+		line[k] = kv
+	}
 	var b strings.Builder
 	b.WriteString("[" + name + "]\n  type = queue\n  url  = " + urls + "\n")
-	for _, k := range keys {
-		b.WriteString("  " + k + "\n")
+	for _, k := range order {
+		b.WriteString("  " + line[k] + "\n")
 	}
 	return b.String()
 }

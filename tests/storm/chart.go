@@ -92,12 +92,14 @@ func panel(r Result) (*plot.Plot, error) {
 	p.Y.Label.Text = fmt.Sprintf("SYN arrivals per %v", cfg.Bin)
 	group := max(1, (len(r.Arrivals)+maxPoints-1)/maxPoints)
 	var xys plotter.XYs
+	peak := 0.0
 	for i := 0; i < len(r.Arrivals); i += group {
 		m := int32(0)
 		for _, a := range r.Arrivals[i:min(i+group, len(r.Arrivals))] {
 			m = max(m, a)
 		}
 		xys = append(xys, plotter.XY{X: (time.Duration(i) * cfg.Bin).Seconds(), Y: float64(m)})
+		peak = max(peak, float64(m))
 	}
 	line, err := plotter.NewLine(xys)
 	if err != nil {
@@ -115,5 +117,6 @@ func panel(r Result) (*plot.Plot, error) {
 	p.Legend.Add("handshake capacity", ref)
 	p.Legend.Top = true
 	p.Y.Min = 0
+	p.Y.Max = max(peak, capacity) * 1.15 // room for the legend
 	return p, nil
 }

@@ -44,6 +44,12 @@ type Config struct {
 	Timeout  time.Duration // per-attempt timeout; 0 = the kernel's 127 s
 	Seed     int64
 	Bin      time.Duration // width of an arrivals bin (10 ms)
+	// PerProcess > 1 groups clients into processes of that many
+	// connections, each process sharing one real attempts.Scheduler (its
+	// default limits) as a factory does; 0 or 1 = independent clients.
+	PerProcess int
+	// Scheduler overrides the per-process scheduler limits (zero = defaults).
+	Scheduler attempts.SchedulerConfig
 }
 
 // Result is what one run measured.
@@ -172,7 +178,28 @@ type client struct {
 	start     int64  // when the current attempt's first SYN went out
 	accepted  bool   // current attempt is in the accept queue
 	connected bool
+	ticket    *attempts.Ticket // the scheduler's admission of the current attempt
 }
+
+// process is a group of clients sharing a scheduler.
+type process struct {
+	sched   *attempts.Scheduler
+	blocked []int32 // clients waiting for a Done (concurrency limit)
+}
+
+// simClock is the virtual clock the schedulers read; they never need its
+// timers because the simulation uses TryAcquire.
+type simClock struct{ now *int64 }
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func (c simClock) Now() time.Time                        { return epoch.Add(time.Duration(*c.now)) }
+func (c simClock) NewTimer(time.Duration) attempts.Timer { return deadTimer{} }
+
+type deadTimer struct{}
+
+func (deadTimer) C() <-chan time.Time { return nil }
+func (deadTimer) Stop() bool          { return false }
 
 // sim is one run's state.
 type sim struct {
@@ -185,6 +212,8 @@ type sim struct {
 	accepted []int64 // completion times of accepted handshakes: the accept queue
 	qhead    int
 	lastDone int64
+	now      int64
+	procs    []process
 	res      Result
 }
 
@@ -213,6 +242,12 @@ func Run(name string, p attempts.Policy, cfg Config) (Result, error) {
 	if s.timeout <= 0 {
 		s.timeout = kernelConnectTimeout
 	}
+	if cfg.PerProcess > 1 {
+		s.procs = make([]process, (cfg.Clients+cfg.PerProcess-1)/cfg.PerProcess)
+		for i := range s.procs {
+			s.procs[i].sched = attempts.NewScheduler(cfg.Scheduler, simClock{&s.now})
+		}
+	}
 	rng := attempts.NewRand(cfg.Seed)
 	for i := range s.clients {
 		s.clients[i].delays = p.Delays(rng)
@@ -222,6 +257,7 @@ func Run(name string, p attempts.Policy, cfg Config) (Result, error) {
 		s.res.MaxPending = max(s.res.MaxPending, s.q.n)
 		b := s.q.popBucket()
 		for _, e := range b {
+			s.now = e.at
 			s.step(e)
 		}
 		s.q.recycle(b)
@@ -269,6 +305,7 @@ func (s *sim) arrive(c int32, now int64) {
 	if s.cfg.Overflow == OverflowRefuse {
 		s.res.Failed++
 		s.res.Refused++
+		s.done(c, attempts.Refused)
 		s.next(c, now)
 		return
 	}
@@ -291,6 +328,9 @@ func (s *sim) step(e event) {
 	}
 	switch e.kind {
 	case evStart:
+		if !s.admit(e) {
+			return
+		}
 		s.res.Attempts++
 		cl.start, cl.accepted = e.at, false
 		if s.cfg.Overflow == OverflowLinux {
@@ -305,11 +345,51 @@ func (s *sim) step(e event) {
 		if !cl.accepted { // accepted handshakes complete within Queue/Rate
 			s.res.Failed++
 			s.res.TimedOut++
+			s.done(e.client, attempts.TimedOut)
 			s.next(e.client, e.at)
 		}
 	case evConnected:
+		s.done(e.client, attempts.Success)
 		cl.connected = true
 		s.res.Connected++
 		s.res.Done = time.Duration(e.at)
 	}
+}
+
+// admit asks client e.client's process scheduler for a ticket; without one
+// the start is retried when a token is due or, if the concurrency limit
+// blocks, after the process's next Done.
+func (s *sim) admit(e event) bool {
+	if s.procs == nil {
+		return true
+	}
+	p := &s.procs[int(e.client)/s.cfg.PerProcess]
+	t, wait := p.sched.TryAcquire()
+	if t != nil {
+		s.clients[e.client].ticket = t
+		return true
+	}
+	if wait > 0 {
+		e.at += int64(wait)
+		s.q.push(e)
+	} else {
+		p.blocked = append(p.blocked, e.client)
+	}
+	return false
+}
+
+// done reports an attempt's outcome to its process scheduler and wakes the
+// clients that were blocked on its concurrency limit.
+func (s *sim) done(c int32, o attempts.Outcome) {
+	cl := &s.clients[c]
+	if cl.ticket == nil {
+		return
+	}
+	cl.ticket.Done(o)
+	cl.ticket = nil
+	p := &s.procs[int(c)/s.cfg.PerProcess]
+	for _, b := range p.blocked {
+		s.q.push(event{at: s.now, client: b, kind: evStart, serial: s.clients[b].serial})
+	}
+	p.blocked = p.blocked[:0]
 }
