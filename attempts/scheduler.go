@@ -18,25 +18,27 @@ type SchedulerConfig struct {
 	// MinRate is the floor of the adaptive rate, in attempts per second, so
 	// a long outage still probes. Defaults to 2. Clamped to MaxRate.
 	MinRate float64
-	// InitialRate is the rate a new scheduler starts at. Defaults to 50.
+	// InitialRate is the rate a new scheduler starts at. Defaults to 100.
 	// Clamped to [MinRate, MaxRate].
 	InitialRate float64
 	// InitialConcurrency is the concurrency limit a new scheduler starts
 	// at. Defaults to 8. Clamped to [1, MaxConcurrency].
 	InitialConcurrency int
 	// Burst is how many attempts may start back to back when the scheduler
-	// has been idle: a handful of reconnects pay no rate delay at all.
-	// Defaults to 8.
+	// has been idle: the first reconnects pay no rate delay at all.
+	// Defaults to 2: more lets a fleet of processes burst together.
 	Burst int
 	// RateIncrease is added to the rate, in attempts per second, for every
-	// quick success (the additive increase). Defaults to 2.
+	// quick success (the additive increase). Defaults to 5.
 	RateIncrease float64
 	// Decrease multiplies the rate and the concurrency limit on congestion
 	// (the multiplicative decrease), at most once per round of attempts.
 	// Defaults to 0.5; must be in (0, 1).
 	Decrease float64
 	// SlowHandshake is the handshake duration (Acquire's return to Done)
-	// above which a success counts as congestion. Defaults to 2s.
+	// above which a success counts as congestion. Defaults to 2s: one
+	// dropped SYN (Linux resends it after 1 s) is noise, a handshake that
+	// needed the second resend (at 3 s) met an overflowing accept queue.
 	SlowHandshake time.Duration
 }
 
@@ -47,10 +49,10 @@ func DefaultSchedulerConfig() SchedulerConfig {
 		MaxConcurrency:     32,
 		MaxRate:            200,
 		MinRate:            2,
-		InitialRate:        50,
+		InitialRate:        100,
 		InitialConcurrency: 8,
-		Burst:              8,
-		RateIncrease:       2,
+		Burst:              2,
+		RateIncrease:       5,
 		Decrease:           0.5,
 		SlowHandshake:      2 * time.Second,
 	}
@@ -128,7 +130,12 @@ func (o Outcome) String() string {
 // from one overloaded round halves once, not once per failure. Failed
 // outcomes (bad credentials, protocol errors) say nothing about load and
 // leave the limits alone.
+//
+// Create one with NewScheduler. The zero value works as one with the
+// default limits on SystemClock, and a nil *Scheduler admits everything at
+// once (no limits).
 type Scheduler struct {
+	init  sync.Once
 	cfg   SchedulerConfig
 	clock Clock
 
@@ -169,16 +176,32 @@ func NewScheduler(cfg SchedulerConfig, clock Clock) *Scheduler {
 	if clock == nil {
 		clock = SystemClock
 	}
-	cfg = cfg.normalized()
-	return &Scheduler{
-		cfg:     cfg,
-		clock:   clock,
-		rate:    cfg.InitialRate,
-		limit:   float64(cfg.InitialConcurrency),
-		tokens:  float64(cfg.Burst),
-		last:    clock.Now(),
-		changed: make(chan struct{}),
+	s := &Scheduler{}
+	s.setup(cfg, clock)
+	return s
+}
+
+// setup initialises s once; a zero Scheduler gets the defaults lazily.
+func (s *Scheduler) setup(cfg SchedulerConfig, clock Clock) {
+	s.init.Do(func() {
+		cfg = cfg.normalized()
+		s.cfg, s.clock = cfg, clock
+		s.rate = cfg.InitialRate
+		s.limit = float64(cfg.InitialConcurrency)
+		s.tokens = float64(cfg.Burst)
+		s.last = clock.Now()
+		s.changed = make(chan struct{})
+	})
+}
+
+// ready makes a zero Scheduler usable and reports whether s limits
+// anything (false for a nil *Scheduler).
+func (s *Scheduler) ready() bool {
+	if s == nil {
+		return false
 	}
+	s.setup(SchedulerConfig{}, SystemClock)
+	return true
 }
 
 var (
@@ -195,8 +218,14 @@ func DefaultScheduler() *Scheduler {
 	return defaultSched
 }
 
-// Config returns the scheduler's effective limits (defaults filled in).
-func (s *Scheduler) Config() SchedulerConfig { return s.cfg }
+// Config returns the scheduler's effective limits (defaults filled in); a
+// nil *Scheduler has none and returns the zero SchedulerConfig.
+func (s *Scheduler) Config() SchedulerConfig {
+	if !s.ready() {
+		return SchedulerConfig{}
+	}
+	return s.cfg
+}
 
 // Ticket is one admitted attempt. Done must be called exactly once; later
 // calls are ignored.
@@ -213,6 +242,9 @@ type Ticket struct {
 func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if !s.ready() {
+		return &Ticket{}, nil
 	}
 	w := &waiter{}
 	s.mu.Lock()
@@ -265,6 +297,9 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 // retry after the next Done. It never blocks; event-driven callers (the
 // storm simulation) use it instead of Acquire.
 func (s *Scheduler) TryAcquire() (*Ticket, time.Duration) {
+	if !s.ready() {
+		return &Ticket{}, 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.queue) > 0 {
@@ -356,6 +391,9 @@ func (s *Scheduler) done(t *Ticket, o Outcome) {
 // Stats returns a snapshot of the current rate, concurrency limit, in-flight
 // and waiting attempts, and the outcome counts.
 func (s *Scheduler) Stats() SchedulerStats {
+	if !s.ready() {
+		return SchedulerStats{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats

@@ -341,3 +341,33 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestSchedulerZeroAndNil(t *testing.T) {
+	var zero attempts.Scheduler
+	if got := zero.Config(); got != attempts.DefaultSchedulerConfig() {
+		t.Errorf("zero Scheduler config %+v, want the defaults", got)
+	}
+	tk, err := zero.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk.Done(attempts.Success)
+	if st := zero.Stats(); st.Admitted != 1 || st.Succeeded != 1 {
+		t.Errorf("zero Scheduler stats %+v", st)
+	}
+
+	var none *attempts.Scheduler
+	for range 100 {
+		tk, err := none.Acquire(context.Background())
+		if err != nil || tk == nil {
+			t.Fatalf("nil Scheduler Acquire = %v, %v", tk, err)
+		}
+		tk.Done(attempts.Refused)
+		if tk, _ := none.TryAcquire(); tk == nil {
+			t.Fatal("nil Scheduler TryAcquire refused")
+		}
+	}
+	if none.Stats() != (attempts.SchedulerStats{}) || none.Config() != (attempts.SchedulerConfig{}) {
+		t.Error("nil Scheduler reports limits")
+	}
+}

@@ -495,7 +495,7 @@ func (c *Connection) reconnected(ep sequential.Endpoint) {
 	c.stats.lastDowntime = down
 	c.stats.totalDowntime += down
 	c.mu.Unlock()
-	c.f.metricsDowntime(c.name, down)
+	c.f.metricsReconnected(c.name, ep.String(), down)
 	c.log.WithFields(logrus.Fields{"url": ep.String(), "downtime": down}).Info("reconnected")
 	c.emit(Event{Kind: EventReconnected, URL: ep.String(), Downtime: down})
 }

@@ -27,7 +27,7 @@ type Observer interface {
 	Connected(factory, url string)
 	Disconnected(factory, url string)
 	AttemptFailed(factory, url string)
-	Downtime(factory string, d time.Duration)
+	Reconnected(factory, url string, downtime time.Duration)
 }
 
 // WithObserver reports connection figures to o. Defaults to none.
@@ -260,9 +260,9 @@ func (f *Factory) metricsAttemptFailed(name, url string) {
 		o.AttemptFailed(name, url)
 	}
 }
-func (f *Factory) metricsDowntime(name string, d time.Duration) {
+func (f *Factory) metricsReconnected(name, url string, d time.Duration) {
 	if o := f.opts.observer; o != nil {
-		o.Downtime(name, d)
+		o.Reconnected(name, url, d)
 	}
 }
 

@@ -1,18 +1,3 @@
-// Command consumer receives messages through a stompft connection factory:
-// the template to copy into an application that consumes.
-//
-//	go run ./examples/consumer -conf conf/factories.conf -factory FTQueueConnectionFactory -dest /queue/orders
-//
-// It subscribes with client-individual acknowledgements and
-// factory.DropDuplicates, so with a producer using track_messages each
-// message is handled once even across a failover, and acks each message
-// after handling it (here: logging it). The subscription survives failover
-// by itself: the same channel keeps delivering. It stops after -count
-// messages (0 = until interrupted) or on SIGINT/SIGTERM, and then
-// disconnects. Logs go to stderr through logrus.
-//
-// Exit status: 0 on a clean stop, 1 when the connection failed for good,
-// 2 for bad flags.
 package main
 
 import (

@@ -1,16 +1,3 @@
-// Command producer sends messages through a stompft connection factory: the
-// template to copy into an application that publishes.
-//
-//	go run ./examples/producer -conf conf/factories.conf -factory FTQueueConnectionFactory -dest /queue/orders -count 100
-//
-// It connects with the factory's connect policy, sends -count messages
-// (0 = until interrupted) at -rate per second, and on SIGINT or SIGTERM
-// stops sending, waits for the broker to confirm what is in flight (with
-// track_messages on) and disconnects. Sends made during a failover wait for
-// the reconnect, within the factory's send_timeout. Logs go to stderr
-// through logrus, the factory's own reconnect messages included.
-//
-// Exit status: 0 when every send succeeded, 1 otherwise, 2 for bad flags.
 package main
 
 import (

@@ -31,12 +31,4 @@
 // conn.Stats() returns the same figures per connection (Reconnects,
 // FailedAttempts, LastDowntime, TotalDowntime, InFlight, CacheBytes, URL,
 // State) with no dependency beyond package factory.
-//
-// # Caveat
-//
-// factory.Observer reports a reconnect's downtime without its URL; the URL
-// label of stompft_reconnects_total is the one of the Connected call made
-// just before, on the same goroutine. Two connections of the same factory
-// reconnecting to different URLs within those few microseconds could swap
-// labels; the counts per factory are exact.
 package metrics

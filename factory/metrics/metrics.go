@@ -37,7 +37,6 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	watched   []*factory.Factory
-	connected map[string]string // factory name → URL of its latest Connected
 }
 
 // New creates the metrics and registers them with reg (for example
@@ -75,7 +74,6 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			"Bytes held by tracked sends awaiting their receipt (bounded by max_cache_size per connection), by factory.", []string{"factory"}, nil),
 		currentURLDesc: prometheus.NewDesc(Namespace+"_current_url",
 			"Connections currently connected to each URL, by factory (an info-style gauge: one series per URL in use).", []string{"factory", "url"}, nil),
-		connected: map[string]string{},
 	}
 	if reg != nil {
 		if err := reg.Register(m); err != nil {
@@ -192,9 +190,6 @@ type observer struct{ m *Metrics }
 
 func (o observer) Connected(name, url string) {
 	o.m.sessions.WithLabelValues(name, url).Inc()
-	o.m.mu.Lock()
-	o.m.connected[name] = url
-	o.m.mu.Unlock()
 }
 
 func (o observer) Disconnected(name, url string) {
@@ -205,12 +200,8 @@ func (o observer) AttemptFailed(name, url string) {
 	o.m.failed.WithLabelValues(name, url).Inc()
 }
 
-// Downtime is called once per completed reconnect, right after the
-// Connected call for the new session: that call names the URL.
-func (o observer) Downtime(name string, d time.Duration) {
-	o.m.mu.Lock()
-	url := o.m.connected[name]
-	o.m.mu.Unlock()
+// Reconnected is called once per completed reconnect, with the new URL.
+func (o observer) Reconnected(name, url string, d time.Duration) {
 	o.m.reconnects.WithLabelValues(name, url).Inc()
 	o.m.downtime.WithLabelValues(name).Observe(d.Seconds())
 }

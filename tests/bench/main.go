@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ type config struct {
 	only  map[string]bool
 	amq   bool
 	chart string
+	// stormCase, when set, runs only the storm runs whose label
+	// ("tcp backlog 0 stompft default") contains it.
+	stormCase string
 	log   io.Writer // progress lines
 }
 
@@ -40,6 +44,8 @@ func run(args []string, out, progress io.Writer) error {
 	only := fs.String("only", "", "comma-separated items: "+strings.Join(allItems, ","))
 	amq := fs.Bool("amq", false, "also measure failover latency on the ActiveMQ pair started by tests/brokers/up.sh")
 	chart := fs.String("chart", "", "write the storm chart (new connections per 50 ms) to this PNG")
+	stormCase := fs.String("storm-case", "", "run only the storm runs whose label (e.g. \"tls backlog 128 stompft default\") contains this")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this (client) process to this file")
 	serve := fs.Bool("serve-brokers", false, "internal: run as the broker host process")
 	cert := fs.String("cert", "", "internal: broker host TLS certificate")
 	key := fs.String("key", "", "internal: broker host TLS key")
@@ -55,7 +61,7 @@ func run(args []string, out, progress io.Writer) error {
 	if *serve {
 		return serveBrokers(os.Stdin, os.Stdout, *cert, *key)
 	}
-	cfg := config{quick: *quick, amq: *amq, chart: *chart, log: progress}
+	cfg := config{quick: *quick, amq: *amq, chart: *chart, stormCase: *stormCase, log: progress}
 	if *only != "" {
 		cfg.only = map[string]bool{}
 		for _, it := range strings.Split(*only, ",") {
@@ -67,6 +73,17 @@ func run(args []string, out, progress io.Writer) error {
 		}
 	}
 	raiseNoFile()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep := &report{}
 	start := time.Now()
 	steps := []struct {

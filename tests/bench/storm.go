@@ -117,6 +117,9 @@ func benchStorm(cfg config, rep *report) error {
 		for _, backlog := range []int{0, 128} {
 			for _, pol := range stormPolicies {
 				run++
+				if label := fmt.Sprintf("%s backlog %d %s", tr, backlog, pol.name); !strings.Contains(label, cfg.stormCase) {
+					continue
+				}
 				r, err := stormRun(cfg, h, run, tr, backlog, pol, n, certFile)
 				if err != nil {
 					return fmt.Errorf("%s backlog %d %s: %w", tr, backlog, pol.name, err)

@@ -229,6 +229,9 @@ func TestAMQPairKillNineTwice(t *testing.T) {
 		close(killed[k])
 		ev, _ := prodRec.wait(t, factory.EventReconnected, n, amqLimit)
 		t.Logf("kill %d: producer reconnected to %s after %v", k+1, ev.URL, ev.Downtime.Round(time.Millisecond))
+		if survivor := "tcp://" + e.Addr(victims[1-k]); ev.URL != survivor {
+			t.Fatalf("kill %d: producer reconnected to %s, want the new master %s", k+1, ev.URL, survivor)
+		}
 		// The victim comes back as the new slave.
 		e.Ctl(t, victim, "start")
 		e.Ctl(t, victim, "wait-slave", "120")

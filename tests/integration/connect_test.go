@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/tests/brokers"
 )
 
 // Scenario 4: the initial connect walks the URL list in order with the
@@ -137,4 +139,75 @@ func TestInitialConnectAllDownNamesEveryURL(t *testing.T) {
 		t.Errorf("error does not say why or how often: %s", msg)
 	}
 	t.Logf("error: %v", err)
+}
+
+// TestAMQInitialConnect is scenario 4 on two independent ActiveMQ brokers:
+// the same three cases with real processes killed and started.
+func TestAMQInitialConnect(t *testing.T) {
+	e := brokers.Require(t, brokers.AMQ1, brokers.AMQ2)
+	t.Cleanup(func() {
+		restoreBroker(t, e, brokers.AMQ1)
+		restoreBroker(t, e, brokers.AMQ2)
+	})
+	u1, u2 := "tcp://"+e.Addr(brokers.AMQ1), "tcp://"+e.Addr(brokers.AMQ2)
+	obs := newAttemptLog()
+	f, _ := load(t,
+		section("FirstDown", u1+","+u2, "connect_attempt_count = 3", "connect_attempt_delay = 5000", "connect_attempt_timeout = 10000")+
+			section("AllDown", u1+","+u2, "connect_attempt_count = 3", "connect_attempt_delay = 200", "connect_attempt_timeout = 10000")+
+			section("Patient", u1+","+u2, "connect_attempt_count = 240", "connect_attempt_delay = 500", "connect_attempt_timeout = 10000"),
+		factory.WithObserver(obs))
+
+	e.Ctl(t, brokers.AMQ1, "kill9")
+	t.Run("first down, second up", func(t *testing.T) {
+		before := obs.count(u1)
+		c := connect(t, f, "FirstDown", amqLimit)
+		if got := c.CurrentURL(); got != u2 {
+			t.Fatalf("connected to %q, want %q", got, u2)
+		}
+		if n := obs.count(u1) - before; n != 1 {
+			t.Fatalf("the dead URL failed %d times, want 1 (one pass)", n)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	e.Ctl(t, brokers.AMQ2, "kill9")
+	t.Run("all down for longer", func(t *testing.T) {
+		ce := connectErr(t, f, "AllDown")
+		if ce.Passes != 3 || ce.Permanent || len(ce.Errors) != 6 {
+			t.Fatalf("passes=%d permanent=%v errors=%d; want 3, false, 6: %v", ce.Passes, ce.Permanent, len(ce.Errors), ce)
+		}
+		for _, u := range []string{u1, u2} {
+			if !strings.Contains(ce.Error(), u) {
+				t.Errorf("error does not name %s: %v", u, ce)
+			}
+		}
+		t.Logf("all down: %v", ce)
+	})
+	t.Run("all down, then one comes up", func(t *testing.T) {
+		type result struct {
+			c   *factory.Connection
+			err error
+		}
+		done := make(chan result, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		before := obs.count(u2)
+		go func() {
+			c, err := f.CreateConnectionContext(ctx, "Patient")
+			done <- result{c, err}
+		}()
+		obs.waitFailed(t, u2, before+1, amqLimit) // a full pass failed
+		e.Ctl(t, brokers.AMQ1, "start")
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("connect: %v", r.err)
+		}
+		defer r.c.Close()
+		if got := r.c.CurrentURL(); got != u1 {
+			t.Fatalf("connected to %q, want the restarted %q", got, u1)
+		}
+		t.Logf("connected to %s after %d failed attempts", u1, r.c.Stats().FailedAttempts)
+	})
 }

@@ -64,8 +64,8 @@ func TestFaultDeafBroker(t *testing.T) {
 	}
 	obs := newAttemptLog()
 	f, _ := load(t,
-		section("Deaf", proxyURL(deaf), "connect_attempt_count = 2", "connect_attempt_delay = 10", "connect_attempt_timeout = 300")+
-			section("DeafThenLive", proxyURL(deaf)+","+live.URL(), "connect_attempt_count = 2", "connect_attempt_delay = 10", "connect_attempt_timeout = 300"),
+		section("Deaf", proxyURL(deaf), "connect_attempt_count = 2", "connect_attempt_delay = 10", "connect_attempt_timeout = 1000")+
+			section("DeafThenLive", proxyURL(deaf)+","+live.URL(), "connect_attempt_count = 2", "connect_attempt_delay = 10", "connect_attempt_timeout = 1000"),
 		factory.WithObserver(obs))
 
 	t.Run("alone", func(t *testing.T) {
@@ -104,11 +104,11 @@ func TestFaultDeafBroker(t *testing.T) {
 // delivering into the black hole).
 func TestFaultBlackholeMidSession(t *testing.T) {
 	verifyNoLeaks(t)
-	b := broker(t, embedded.Options{HeartBeat: 200 * time.Millisecond, Engine: embedded.EngineMini})
+	b := broker(t, embedded.Options{HeartBeat: 500 * time.Millisecond, Engine: embedded.EngineMini})
 	p := proxy(t, b.Addr())
 	rec := newRecorder()
 	f, _ := load(t, section("Test", proxyURL(p),
-		"heartbeat = 200,200", "heartbeat_grace = 2",
+		"heartbeat = 500,500", "heartbeat_grace = 2",
 		"reconnect_attempt_count = 20", "reconnect_attempt_delay = 50", "reconnect_attempt_timeout = 2000",
 		"reconnect_backoff_multiplier = 1", "reconnect_jitter = none", "reconnect_spread = 0", "send_timeout = 15000"))
 	c := connect(t, f, "Test", waitLimit, rec.option())
@@ -163,8 +163,9 @@ func TestFaultBlackholeMidSession(t *testing.T) {
 	if err := c.Ack(m); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Stats(); st.Reconnects != 1 || st.Received != 2 {
-		t.Fatalf("reconnects=%d received=%d, want 1 and 2", st.Reconnects, st.Received)
+	eventually(t, "Stats().Received == 2", waitLimit, func() bool { return c.Stats().Received == 2 })
+	if st := c.Stats(); st.Reconnects < 1 || st.Received != 2 {
+		t.Fatalf("reconnects=%d received=%d, want >= 1 and 2", st.Reconnects, st.Received)
 	}
 }
 
@@ -224,6 +225,7 @@ func TestFaultPartialFrame(t *testing.T) {
 		if err := cons.Ack(m); err != nil {
 			t.Fatal(err)
 		}
+		eventually(t, "Stats().Received == 1", waitLimit, func() bool { return cons.Stats().Received == 1 })
 		if st := cons.Stats(); st.Received != 1 || st.Reconnects != 1 {
 			t.Fatalf("received=%d reconnects=%d, want 1 and 1", st.Received, st.Reconnects)
 		}
@@ -243,8 +245,9 @@ func TestFaultSlowConnected(t *testing.T) {
 	f, _ := load(t, section("Slow", proxyURL(p), keys...)+section("SlowThenDirect", proxyURL(p)+","+b.URL(), keys...),
 		factory.WithObserver(obs), factory.WithDisconnectTimeout(3*time.Second))
 
+	under, over := timeout*2/3, timeout*4/3
 	t.Run("under", func(t *testing.T) {
-		p.SetDelay(timeout / 2)
+		p.SetDelay(under)
 		defer p.SetDelay(0)
 		start := time.Now()
 		c := connect(t, f, "Slow", waitLimit)
@@ -252,22 +255,22 @@ func TestFaultSlowConnected(t *testing.T) {
 		if got := c.CurrentURL(); got != proxyURL(p) {
 			t.Fatalf("connected to %q", got)
 		}
-		if took < timeout/2 {
+		if took < under {
 			t.Fatalf("connected in %v: the delay was not applied", took)
 		}
-		t.Logf("CONNECTED delayed %v, attempt timeout %v: connected in %v", timeout/2, timeout, took.Round(time.Millisecond))
+		t.Logf("CONNECTED delayed %v, attempt timeout %v: connected in %v", under, timeout, took.Round(time.Millisecond))
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("over", func(t *testing.T) {
-		p.SetDelay(2 * timeout)
+		p.SetDelay(over)
 		defer p.SetDelay(0)
 		ce := connectErr(t, f, "Slow")
 		if len(ce.Errors) != 1 || !errors.Is(ce.Errors[0].Err, context.DeadlineExceeded) {
 			t.Fatalf("want one timed-out attempt, got %v", ce)
 		}
-		t.Logf("CONNECTED delayed %v: %v", 2*timeout, ce)
+		t.Logf("CONNECTED delayed %v: %v", over, ce)
 		before := obs.count(proxyURL(p))
 		c := connect(t, f, "SlowThenDirect", waitLimit)
 		if got := c.CurrentURL(); got != b.URL() {

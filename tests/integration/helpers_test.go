@@ -301,3 +301,19 @@ func uniqueQueue(t *testing.T) string {
 	name := strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())
 	return "/queue/stompft.it." + name + "." + time.Now().UTC().Format("150405.000000000")
 }
+
+// eventually polls cond until it holds, failing after limit. For figures
+// updated just after the event a test waits on (Stats().Received counts a
+// message once it has been handed over, a moment after the receiver got it).
+func eventually(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		<-tick.C
+	}
+}

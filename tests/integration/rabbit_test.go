@@ -179,6 +179,7 @@ func TestRabbitResubscribeAndPriorityBackup(t *testing.T) {
 		t.Fatalf("consumer on %q after the switch, want %q", got, r1)
 	}
 	send("Rabbit1", "back on rabbit1")
+	eventually(t, "Stats().Received == 3", rabbitLimit, func() bool { return cons.Stats().Received == 3 })
 	st := cons.Stats()
 	t.Logf("consumer: %d connects, %d reconnects, %d received, events %v", st.Connects, st.Reconnects, st.Received, rec.kinds())
 	if st.Received != 3 || st.Acked != 3 || st.Subscriptions != 1 {

@@ -271,8 +271,8 @@ func TestTLSPlainListenerOnTLSPort(t *testing.T) {
 	trusted := "ssl_trusted = " + ca.file(t, t.TempDir())
 	obs := newAttemptLog()
 	f, _ := load(t,
-		section("Mute", muteURL, trusted, "connect_attempt_count = 1", "connect_attempt_timeout = 400")+
-			section("MuteThenTLS", muteURL+","+fr.url(), trusted, "connect_attempt_count = 2", "connect_attempt_timeout = 400"),
+		section("Mute", muteURL, trusted, "connect_attempt_count = 1", "connect_attempt_timeout = 1000")+
+			section("MuteThenTLS", muteURL+","+fr.url(), trusted, "connect_attempt_count = 2", "connect_attempt_timeout = 1000"),
 		factory.WithObserver(obs))
 
 	ce := connectErr(t, f, "Mute")

@@ -86,7 +86,7 @@ func chart(path string, rs []Result) error {
 func panel(r Result) (*plot.Plot, error) {
 	p := plot.New()
 	cfg := r.Config
-	p.Title.Text = fmt.Sprintf("%s, %s: N=%d, all reconnected at %v (%.1f× ideal)",
+	p.Title.Text = fmt.Sprintf("%s, overflow %s\nN=%d: all reconnected at %v (%.2f× ideal)",
 		r.Policy, cfg.Overflow, cfg.Clients, r.Done.Round(time.Millisecond), float64(r.Done)/float64(r.Ideal))
 	p.X.Label.Text = "time since the loss (s)"
 	p.Y.Label.Text = fmt.Sprintf("SYN arrivals per %v", cfg.Bin)

@@ -70,6 +70,7 @@ func run(args []string, out io.Writer) error {
 	seed := fs.Int64("seed", 1, "random seed")
 	png := fs.String("png", "", "write the arrivals chart to this PNG file")
 	only := fs.String("policy", "", "run only policies whose name contains this")
+	perProc := fs.Int("per-process", 100, "also run the default policy with this many connections per process sharing a scheduler (0 = skip)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +105,15 @@ func run(args []string, out io.Writer) error {
 				}
 				rs = append(rs, r)
 			}
+			if *perProc > 1 && (*only == "" || strings.Contains("stompft default + scheduler", *only)) {
+				c := cfg
+				c.PerProcess = *perProc
+				r, err := Run(fmt.Sprintf("stompft default + scheduler (%d/process)", *perProc), DefaultPolicy(), c)
+				if err != nil {
+					return err
+				}
+				rs = append(rs, r)
+			}
 			printTable(out, cfg, rs)
 			results = append(results, rs...)
 		}
@@ -130,4 +140,42 @@ func printTable(out io.Writer, cfg Config, rs []Result) {
 			float64(r.Done)/float64(ideal))
 	}
 	tw.Flush()
+	verdict(out, rs)
+}
+
+// Goal for the default policy (the acceptance criterion).
+const (
+	goalFewerFailures = 10  // at least this many times fewer failed attempts than EMS
+	goalIdealFactor   = 1.5 // at most this many times the ideal time
+)
+
+// verdict prints whether each stompft row meets the goal against the EMS
+// row of the same table.
+func verdict(out io.Writer, rs []Result) {
+	var ems *Result
+	for i := range rs {
+		if rs[i].Policy == Policies()[0].Name {
+			ems = &rs[i]
+		}
+	}
+	if ems == nil {
+		return
+	}
+	for _, r := range rs {
+		if !strings.HasPrefix(r.Policy, "stompft") {
+			continue
+		}
+		fewer := float64(ems.Failed) / float64(max(r.Failed, 1))
+		ratio := float64(r.Done) / float64(r.Ideal)
+		met := "met"
+		if fewer < goalFewerFailures || ratio > goalIdealFactor {
+			met = "NOT met"
+		}
+		fewerText := fmt.Sprintf("%.1f× fewer", fewer)
+		if r.Failed == 0 {
+			fewerText = "none"
+		}
+		fmt.Fprintf(out, "goal (>= %d× fewer failed attempts than EMS, <= %.1f× ideal) for %s: %s (failed: %s, time %.2f× ideal)\n",
+			goalFewerFailures, goalIdealFactor, r.Policy, met, fewerText, ratio)
+	}
 }

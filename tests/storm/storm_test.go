@@ -123,3 +123,35 @@ func TestQuickMode(t *testing.T) {
 func summary(r Result) [8]int64 {
 	return [8]int64{r.Attempts, r.Failed, r.Refused, r.TimedOut, r.SYNs, r.Dropped, int64(r.Connected), int64(r.Done)}
 }
+
+// TestDefaultMeetsGoal: at N = 10 000 (virtual time, so not a timing
+// test) the project default fails at least 10× fewer attempts than EMS's
+// fixed delay and finishes within 1.5× the ideal time, in both models.
+// N = 100 000 is covered by the full program run (its EMS baseline takes
+// tens of seconds).
+func TestDefaultMeetsGoal(t *testing.T) {
+	for _, cfg := range quickConfigs(10000) {
+		cfg.Seed = 1
+		t.Run(cfg.Overflow.String(), func(t *testing.T) {
+			ems, err := Run("ems", Policies()[0].Policy, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def, err := Run("default", DefaultPolicy(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if def.Failed*goalFewerFailures > ems.Failed {
+				t.Errorf("default failed %d attempts, EMS %d: fewer than %d× fewer", def.Failed, ems.Failed, goalFewerFailures)
+			}
+			if float64(def.Done) > goalIdealFactor*float64(def.Ideal) {
+				t.Errorf("default took %v, more than %.1f× the ideal %v", def.Done, goalIdealFactor, def.Ideal)
+			}
+			// The baseline is as bad as the issue says: ~40× attempts and
+			// ~20× the ideal time when refused at once.
+			if cfg.Overflow == OverflowRefuse && (ems.Attempts < 30*int64(cfg.Clients) || ems.Done < 15*ems.Ideal) {
+				t.Errorf("EMS baseline %d attempts, %v: not the storm the issue describes", ems.Attempts, ems.Done)
+			}
+		})
+	}
+}
