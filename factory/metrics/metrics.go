@@ -35,8 +35,8 @@ type Metrics struct {
 	cacheBytesDesc  *prometheus.Desc
 	currentURLDesc  *prometheus.Desc
 
-	mu        sync.Mutex
-	watched   []*factory.Factory
+	mu      sync.Mutex
+	watched []*factory.Factory
 }
 
 // New creates the metrics and registers them with reg (for example
