@@ -225,8 +225,9 @@ func (c *Connection) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.install(sess, ep, nil)
+	r := c.install(sess, ep, nil)
 	c.emit(Event{Kind: EventConnected, URL: ep.String()})
+	c.announce(r)
 	go c.supervise()
 	return nil
 }
@@ -312,7 +313,7 @@ func outcome(err error) attempts.Outcome {
 // the gate for waiting sends. With old set it is a planned switch: old is
 // disconnected gracefully first, so receipts for what was sent on it arrive
 // and only what is still unconfirmed is replayed.
-func (c *Connection) install(sess *session.Session, ep sequential.Endpoint, old *session.Session) {
+func (c *Connection) install(sess *session.Session, ep sequential.Endpoint, old *session.Session) installed {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 
@@ -364,13 +365,28 @@ func (c *Connection) install(sess *session.Session, ep sequential.Endpoint, old 
 		close(c.ready)
 	}
 	c.mu.Unlock()
-	if len(subs) > 0 && resub {
-		c.emit(Event{Kind: EventResubscribed, URL: ep.String(), Count: len(subs)})
-	}
-	if len(replay) > 0 {
-		c.emit(Event{Kind: EventReplayed, URL: ep.String(), Count: len(replay)})
-	}
 	c.f.metricsConnected(c.name, ep.String())
+	res := installed{url: ep.String(), replayed: len(replay)}
+	if resub {
+		res.resubscribed = len(subs)
+	}
+	return res
+}
+
+// installed is what install did, announced by its caller after its own
+// event (reconnected, switched) so the timeline reads in order.
+type installed struct {
+	url                    string
+	resubscribed, replayed int
+}
+
+func (c *Connection) announce(r installed) {
+	if r.resubscribed > 0 {
+		c.emit(Event{Kind: EventResubscribed, URL: r.url, Count: r.resubscribed})
+	}
+	if r.replayed > 0 {
+		c.emit(Event{Kind: EventReplayed, URL: r.url, Count: r.replayed})
+	}
 }
 
 // sessionEnded runs synchronously when any session ends, so a caller whose
@@ -481,9 +497,10 @@ func (c *Connection) supervise() {
 			newSess.Close()
 			return
 		}
-		c.install(newSess, ep, nil)
+		r := c.install(newSess, ep, nil)
 		c.installMu.Unlock()
 		c.reconnected(ep)
+		c.announce(r)
 	}
 }
 

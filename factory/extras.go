@@ -83,10 +83,11 @@ func (c *Connection) priorityLoop() {
 			sess.Close()
 			continue
 		}
-		c.install(sess, pref, old)
+		r := c.install(sess, pref, old)
 		c.installMu.Unlock()
 		c.log.WithField("url", pref.String()).Info("returned to the preferred broker")
 		c.emit(Event{Kind: EventSwitched, URL: pref.String()})
+		c.announce(r)
 	}
 }
 
@@ -167,6 +168,7 @@ func (c *Connection) takeSpare() *spare {
 
 // installSpare fails over to the spare: no dial.
 func (c *Connection) installSpare(sp *spare, lost sequential.Endpoint) {
-	c.install(sp.sess, sp.ep, nil)
+	r := c.install(sp.sess, sp.ep, nil)
 	c.reconnected(sp.ep)
+	c.announce(r)
 }

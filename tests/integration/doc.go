@@ -6,10 +6,13 @@
 // # Real brokers
 //
 // Tests named TestAMQ* and TestRabbit* need the brokers started by
-// tests/brokers/up.sh; without them they skip with the reason (see
-// package tests/brokers), so a plain `go test ./...` passes on a bare
-// machine. tests/run.sh starts the brokers, runs everything under -race
-// and stops them again.
+// tests/brokers/up.sh (the ActiveMQ master/slave pair, amq1, amq2, rabbit1,
+// rabbit2); without them they skip with the reason (see package
+// tests/brokers), so a plain `go test ./...` passes on a bare machine.
+// They kill, freeze and restart broker processes through tests/brokers/ctl.sh
+// and put every broker back as they found it (a killed pair instance comes
+// back as the slave). tests/run.sh starts the brokers, runs everything
+// under -race and stops them again.
 //
 // # Faults without brokers
 //

@@ -214,9 +214,12 @@ func newAttemptLog() *attemptLog {
 	return &attemptLog{failed: map[string]int{}, signal: make(chan struct{}, 1)}
 }
 
-func (a *attemptLog) Connected(string, string)       {}
-func (a *attemptLog) Disconnected(string, string)    {}
-func (a *attemptLog) Downtime(string, time.Duration) {}
+// The other Observer methods are not needed here (Downtime is kept for
+// the interface's earlier shape).
+func (a *attemptLog) Connected(string, string)                  {}
+func (a *attemptLog) Disconnected(string, string)               {}
+func (a *attemptLog) Reconnected(string, string, time.Duration) {}
+func (a *attemptLog) Downtime(string, time.Duration)            {}
 func (a *attemptLog) AttemptFailed(_ string, url string) {
 	a.mu.Lock()
 	a.failed[url]++
