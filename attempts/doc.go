@@ -20,7 +20,15 @@
 // attempt after a loss is spread uniformly over [0, Spread), so a fleet that
 // lost the same server at the same instant does not arrive together.
 // Multiplier 1 and no jitter reproduce EMS exactly. See Policy for the
-// formulas and a worked table of delays.
+// formulas and a worked table of delays. The defaults (DefaultMultiplier,
+// DefaultMaxDelay, DefaultJitter, DefaultSpread) were chosen with the storm
+// simulation in tests/storm; docs/readme-storm.md has the numbers.
+//
+// # Budget
+//
+// Budget is a total deadline for one reconnect episode: Delays.NextWithin
+// stops the walk once the next attempt would start after it, whatever the
+// count.
 //
 // # Permanent errors
 //
@@ -36,7 +44,10 @@
 // and the concurrency limit additively; refusals, timeouts and slow
 // handshakes cut both multiplicatively. A few reconnects pass at once (the
 // Burst), so jitter and scheduling cost nothing when the backup has room and
-// protect it when it has not. DefaultScheduler is the process-wide one.
+// protect it when it has not. DefaultScheduler is the process-wide one; its
+// limits are configurable per factory (SchedulerConfig, documented field by
+// field with defaults). TryAcquire is the non-blocking form for
+// event-driven callers.
 //
 // # Time and randomness
 //

@@ -13,7 +13,7 @@ import (
 // concurrency limit, quick successes raise them again (AIMD).
 func ExampleScheduler() {
 	clk := attemptstest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := attempts.NewScheduler(attempts.SchedulerConfig{InitialRate: 40, InitialConcurrency: 4, RateIncrease: 5}, clk)
+	s := attempts.NewScheduler(attempts.SchedulerConfig{InitialRate: 40, InitialConcurrency: 4, RateIncrease: 5, Burst: 10}, clk)
 	show := func(what string) {
 		st := s.Stats()
 		fmt.Printf("%-16s rate %3.0f/s, limit %d\n", what, st.Rate, st.Limit)
@@ -25,13 +25,13 @@ func ExampleScheduler() {
 	show("after a refusal")
 
 	for range 3 {
-		t, _ := s.Acquire(context.Background())
-		clk.Advance(20 * time.Millisecond) // a quick handshake
+		t, _ := s.Acquire(context.Background()) // a token is free: no wait
+		clk.Advance(100 * time.Millisecond)     // a quick handshake
 		t.Done(attempts.Success)
 	}
-	show("3 quick successes")
+	show("3 fast successes")
 	// Output:
 	// start            rate  40/s, limit 4
 	// after a refusal  rate  20/s, limit 2
-	// 3 quick successes rate  35/s, limit 3
+	// 3 fast successes rate  35/s, limit 3
 }

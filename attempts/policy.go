@@ -103,9 +103,8 @@ const maxDuration = time.Duration(math.MaxInt64)
 // # Budget
 //
 // Budget bounds a whole reconnect episode: once it has elapsed since the
-// loss, no new attempt starts, whatever Count says. The walker (package
-// factory) enforces it because it owns the clock of the episode; Delays only
-// hands out waits.
+// loss, no new attempt starts, whatever Count says. Delays.NextWithin
+// applies it to the time the caller measured on its clock.
 type Policy struct {
 	Params                   // Count passes, base Delay, per-URL attempt Timeout
 	Multiplier float64       // >= 1; 1 = EMS fixed delay (0 is treated as 1)
@@ -200,6 +199,8 @@ type Delays struct {
 	r    Rand
 	n    int           // attempts handed out so far
 	prev time.Duration // previous backoff wait, for decorrelated jitter
+
+	spent bool // the Budget ran out (NextWithin)
 }
 
 // Next returns the wait before the next attempt (pass) and false once Count
@@ -223,6 +224,24 @@ func (d *Delays) Next() (time.Duration, bool) {
 		w = min(w, maxDuration-d.p.AddJitter) + scale(d.p.AddJitter, d.r.Float64())
 	}
 	return w, true
+}
+
+// NextWithin is Next under the policy's Budget: elapsed is the time since
+// the walk began (the loss, for a reconnect), measured by the caller on its
+// clock. It returns false, whatever Count says, when the next attempt would
+// start after Budget has elapsed, and keeps returning false from then on.
+// With Budget 0 it is Next.
+func (d *Delays) NextWithin(elapsed time.Duration) (time.Duration, bool) {
+	if d.spent {
+		return 0, false
+	}
+	w, ok := d.Next()
+	if ok && d.p.Budget > 0 && (elapsed > d.p.Budget || w > d.p.Budget-elapsed) {
+		d.n-- // not handed out after all
+		d.spent = true
+		return 0, false
+	}
+	return w, ok
 }
 
 // Attempt returns the number of attempts handed out so far: after the k-th

@@ -271,3 +271,37 @@ func TestNewRandDeterministicAndInRange(t *testing.T) {
 		t.Fatalf("DefaultRand.Float64() = %v", v)
 	}
 }
+
+func TestNextWithinBudget(t *testing.T) {
+	p := attempts.Policy{Params: attempts.Params{Count: attempts.Forever, Delay: 500 * ms}, Budget: 1200 * ms}
+	tests := []struct {
+		name    string
+		elapsed []time.Duration // elapsed time at each call
+		want    []bool
+		attempt int
+	}{
+		{"count forever, budget stops it", []time.Duration{0, 100 * ms, 600 * ms, 1100 * ms, 0}, []bool{true, true, true, false, false}, 3},
+		{"exactly at the budget still starts", []time.Duration{0, 700 * ms}, []bool{true, true}, 2},
+		{"already past the budget", []time.Duration{1300 * ms}, []bool{false}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := p.Delays(nil)
+			for i, el := range tc.elapsed {
+				if _, ok := d.NextWithin(el); ok != tc.want[i] {
+					t.Fatalf("call %d at +%v: ok = %v, want %v", i, el, ok, tc.want[i])
+				}
+			}
+			if d.Attempt() != tc.attempt {
+				t.Fatalf("Attempt() = %d, want %d", d.Attempt(), tc.attempt)
+			}
+		})
+	}
+	// Without a budget NextWithin is Next, and Count still ends the walk.
+	d := attempts.Policy{Params: attempts.DefaultConnect}.Delays(nil)
+	for i, want := range []bool{true, true, false} {
+		if _, ok := d.NextWithin(time.Hour); ok != want {
+			t.Fatalf("call %d: ok = %v, want %v", i, ok, want)
+		}
+	}
+}

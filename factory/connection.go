@@ -92,6 +92,7 @@ type pending struct {
 	tracked bool
 	f       *frame.Frame
 	size    int64
+	written bool       // the frame left whole (untracked sends)
 	done    chan error // buffered 1; nil when nobody waits
 	prev    *pending
 	next    *pending
@@ -394,21 +395,21 @@ func (c *Connection) announce(r installed) {
 func (c *Connection) sessionEnded(epoch uint64, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sess == nil || c.epoch != epoch {
-		return
+	if c.sess != nil && c.epoch == epoch {
+		c.sess = nil
+		if c.release != nil {
+			c.release()
+			c.release = nil
+		}
+		if c.state == StateConnected {
+			c.ready = make(chan struct{})
+		}
+		if !c.closing {
+			c.setStateLocked(StateReconnecting)
+		}
+		c.lostAt = c.opts.Clock.Now()
 	}
-	c.sess = nil
-	if c.release != nil {
-		c.release()
-		c.release = nil
-	}
-	if c.state == StateConnected {
-		c.ready = make(chan struct{})
-	}
-	if !c.closing {
-		c.setStateLocked(StateReconnecting)
-	}
-	c.lostAt = c.opts.Clock.Now()
+	// Whatever waited on this session learns its fate, current or not.
 	var se *session.ServerError
 	rejected := errors.As(err, &se) && se.ReceiptID != ""
 	for id, p := range c.pending {
@@ -427,9 +428,12 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 		if p.tracked {
 			continue // replayed on the next connection
 		}
+		if !p.written {
+			continue // its write failed: the sender retries it, no doubt
+		}
 		delete(c.pending, id)
 		c.stats.inDoubt++
-		c.finish(p, fmt.Errorf("%w: %v", ErrInDoubt, err))
+		c.finish(p, fmt.Errorf("%w: %w", ErrInDoubt, err))
 	}
 }
 

@@ -142,7 +142,9 @@ func (c *Connection) standbyLoop() {
 			continue
 		}
 		c.mu.Lock()
-		keep := !c.closing && c.spare == nil
+		// The connection may have moved to target meanwhile: a spare on the
+		// broker already in use protects nothing.
+		keep := !c.closing && c.spare == nil && *target != c.cur
 		if keep {
 			c.spare = &spare{sess: sess, ep: *target}
 		}
@@ -154,13 +156,16 @@ func (c *Connection) standbyLoop() {
 	}
 }
 
-// takeSpare hands over a live spare, if there is one.
+// takeSpare hands over a live spare, if there is one; a dead spare, or one
+// on the broker just lost, is closed instead.
 func (c *Connection) takeSpare() *spare {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	sp := c.spare
 	c.spare = nil
-	if sp == nil || sp.sess.Err() != nil {
+	usable := sp != nil && sp.sess.Err() == nil && sp.ep != c.cur
+	c.mu.Unlock()
+	if sp != nil && !usable {
+		sp.sess.Close() // not under c.mu: its end calls back into the connection
 		return nil
 	}
 	return sp

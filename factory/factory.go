@@ -333,7 +333,7 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(actx); err != nil {
 			_ = nc.Close()
-			if isCertError(err) {
+			if IsCertificateError(err) {
 				return nil, attempts.Permanent(fmt.Errorf("TLS: %w", err))
 			}
 			return nil, fmt.Errorf("TLS handshake: %w", err)
@@ -386,7 +386,10 @@ func isRefused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
-func isCertError(err error) bool {
+// IsCertificateError reports whether err is a TLS certificate rejection
+// (unknown authority, wrong host name, invalid or expired certificate): the
+// failures that make an ssl:// attempt permanent.
+func IsCertificateError(err error) bool {
 	var (
 		ua  x509.UnknownAuthorityError
 		hn  x509.HostnameError

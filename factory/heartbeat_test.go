@@ -38,6 +38,11 @@ func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
 	}
 	frozeAt := time.Now()
 	px.BlackholeAll()
+	// A receipt send caught by the freeze: written into the void, it must
+	// fail as in doubt because of the heart-beat loss, not wait out the
+	// send timeout.
+	inDoubt := make(chan error, 1)
+	go func() { inDoubt <- c.Send("/queue/hb", "", []byte("void"), stomp.SendOpt.Receipt) }()
 	ev, _ := rec.wait(t, EventDisconnected, 0)
 	detected := time.Since(frozeAt)
 	if !errors.Is(ev.Err, ErrHeartbeatTimeout) {
@@ -49,6 +54,14 @@ func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
 	t.Logf("negotiated receive beat %v, grace 2: bound %v, detected after %v", info.RecvBeat, bound, detected)
 	if detected > 20*bound {
 		t.Fatalf("detection took %v, bound %v", detected, bound)
+	}
+	select {
+	case err := <-inDoubt:
+		if !errors.Is(err, ErrInDoubt) || !errors.Is(err, ErrHeartbeatTimeout) {
+			t.Fatalf("send caught by the freeze: %v (want ErrInDoubt caused by ErrHeartbeatTimeout)", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("send caught by the freeze never returned")
 	}
 	ev, _ = rec.wait(t, EventReconnected, 0)
 	if ev.URL != backup.URL() {

@@ -10,32 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/leakcheck"
 )
 
-// leakIgnores are goroutines of go-stomp's embedded server, which has no
-// way to stop (see BROKERS.md); everything else must be gone after Close.
-var leakIgnores = []goleak.Option{
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server.(*requestProcessor).Serve"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server.(*requestProcessor).Listen"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).readLoop"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).processLoop"),
-	goleak.IgnoreAnyFunction("github.com/stompft/stompft/internal/embedded.(*trackingListener).serveDeaf.func1"),
-	goleak.IgnoreAnyFunction("github.com/stompft/stompft/internal/embedded.(*Broker).Start.func1"),
-}
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leakIgnores...)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // verifyNoLeaks checks, at the end of a test, that every goroutine the
 // test's connections started is gone.
-func verifyNoLeaks(t *testing.T) {
-	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t, append(leakIgnores, goleak.IgnoreCurrent())...) })
-}
+func verifyNoLeaks(t *testing.T) { leakcheck.Check(t) }
 
 const waitLimit = 20 * time.Second
 

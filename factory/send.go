@@ -96,6 +96,16 @@ func (c *Connection) sendPlain(ctx context.Context, f *frame.Frame, wantReceipt 
 		if p == nil {
 			return nil
 		}
+		c.mu.Lock()
+		p.written = true
+		// The session may have ended between the write and now, while p did
+		// not count as written yet: its fate is unknown.
+		if _, still := c.pending[p.id]; still && sess.Err() != nil {
+			delete(c.pending, p.id)
+			c.stats.inDoubt++
+			c.finish(p, fmt.Errorf("%w: %v", ErrInDoubt, sess.Err()))
+		}
+		c.mu.Unlock()
 		return c.awaitReceipt(ctx, p, done)
 	}
 }

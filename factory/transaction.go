@@ -133,7 +133,7 @@ func (tx *Transaction) finish(ctx context.Context, cmd string) error {
 	defer cancel()
 	id := c.newID("r-")
 	done := make(chan error, 1)
-	p := &pending{id: id, epoch: tx.epoch, done: done}
+	p := &pending{id: id, epoch: tx.epoch, done: done, written: true}
 	c.mu.Lock()
 	c.pending[id] = p
 	c.mu.Unlock()

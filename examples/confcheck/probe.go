@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +79,7 @@ func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory
 		r.Error = attemptError(err).Error()
 		if ep.Scheme == sequential.SchemeSSL {
 			r.TLS = tlsFailed
-			if isCertError(err) {
+			if factory.IsCertificateError(err) {
 				r.TLS = tlsRejected
 			}
 		}
@@ -113,16 +111,6 @@ func attemptError(err error) error {
 		return ce.Errors[0].Err
 	}
 	return err
-}
-
-func isCertError(err error) bool {
-	var (
-		ua  x509.UnknownAuthorityError
-		hn  x509.HostnameError
-		ci  x509.CertificateInvalidError
-		cve *tls.CertificateVerificationError
-	)
-	return errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &cve)
 }
 
 // runProbe is confcheck -probe NAME FILE, after FILE has parsed.

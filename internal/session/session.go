@@ -290,11 +290,13 @@ func (s *Session) Err() error {
 func (s *Session) end(err error) {
 	s.endOnce.Do(func() {
 		s.err = err
-		close(s.done)
 		_ = s.nc.Close()
+		// End runs before Done closes: whoever waits on Done (the factory's
+		// supervisor) must find the session's consequences already applied.
 		if s.cb.End != nil {
 			s.cb.End(err)
 		}
+		close(s.done)
 	})
 }
 

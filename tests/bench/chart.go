@@ -52,6 +52,9 @@ func stormChart(path string, rs []stormResult, n int) error {
 		p.Legend.Add(fmt.Sprintf("%s: all back in %v, %d failed attempts", r.policy, roundDur(r.done), r.failed), line)
 	}
 	p.Legend.Top = true
+	p.Legend.Left = false
+	p.Legend.YOffs = -vg.Points(4)
+	p.Title.Padding = vg.Points(8)
 	p.Y.Min = 0
 	p.X.Min = 0
 	img := vgimg.New(10*vg.Inch, 5*vg.Inch)

@@ -4,11 +4,13 @@
 //
 // # Usage
 //
-//	go run ./tests/bench                      # everything (about 10 minutes on 2 cores)
+//	go run ./tests/bench                      # everything (about 4 minutes on 2 cores)
 //	go run ./tests/bench -quick               # smaller counts, for a smoke run
 //	go run ./tests/bench -only throughput,latency
 //	go run ./tests/bench -amq                 # also the ActiveMQ pair (tests/brokers/up.sh first)
 //	go run ./tests/bench -chart docs/storm-real.png
+//	go run ./tests/bench -only storm -storm-whatif   # plus the default with the scheduler's caps raised
+//	go run ./tests/bench -only storm -storm-case "tls backlog 128" -cpuprofile /tmp/client.prof
 //
 // Items (-only names): latency (failover latency vs a hand-written go-stomp
 // redial loop), standby (the same with backup = true), detect (silent

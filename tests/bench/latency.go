@@ -408,7 +408,7 @@ func addLatencyRows(cfg config, rep *report, where string, raw, ours []time.Dura
 	item := "1 failover latency"
 	rep.add(row{
 		Item:    item,
-		Measure: fmt.Sprintf("%s, RST → first receipt-confirmed send on the backup, %d trials", where, qo.N),
+		Measure: fmt.Sprintf("%s, %s → first receipt-confirmed send on the backup, %d trials", where, crashName(where), qo.N),
 		Ours:    qo.String(),
 		Base:    qr.String() + " (go-stomp redial loop)",
 		Ratio:   fmt.Sprintf("p99 %+v", roundDur(qo.P99-qr.P99)),
@@ -467,7 +467,7 @@ func amqRun(cfg config, p *amqPair, trials int, limit time.Duration) (raw, ours 
 			return nil, nil, fmt.Errorf("stompft trial %d: %w", t, err)
 		}
 		ours = append(ours, d)
-		cfg.progressf("ActiveMQ trial %d: raw %v, stompft %v", t, raw[len(raw)-1], d)
+		cfg.progressf("ActiveMQ trial %d: stompft %v", t, roundDur(d))
 	}
 	return raw, ours, nil
 }
@@ -504,4 +504,12 @@ func lockPair(dir string, timeout time.Duration) (func(), error) {
 		}
 		<-time.After(100 * time.Millisecond)
 	}
+}
+
+// crashName says how a pair's broker is crashed.
+func crashName(where string) string {
+	if where == "embedded" {
+		return "RST"
+	}
+	return "kill -9 of the live broker"
 }

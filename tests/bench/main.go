@@ -26,7 +26,9 @@ type config struct {
 	// stormCase, when set, runs only the storm runs whose label
 	// ("tcp backlog 0 stompft default") contains it.
 	stormCase string
-	log   io.Writer // progress lines
+	// stormWhatIf adds the informative storm runs of stormWhatIf.
+	stormWhatIf bool
+	log         io.Writer // progress lines
 }
 
 func (c config) want(item string) bool { return len(c.only) == 0 || c.only[item] }
@@ -45,6 +47,7 @@ func run(args []string, out, progress io.Writer) error {
 	amq := fs.Bool("amq", false, "also measure failover latency on the ActiveMQ pair started by tests/brokers/up.sh")
 	chart := fs.String("chart", "", "write the storm chart (new connections per 50 ms) to this PNG")
 	stormCase := fs.String("storm-case", "", "run only the storm runs whose label (e.g. \"tls backlog 128 stompft default\") contains this")
+	whatIf := fs.Bool("storm-whatif", false, "add informative storm runs: the default policy with the reconnect scheduler's caps raised")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this (client) process to this file")
 	serve := fs.Bool("serve-brokers", false, "internal: run as the broker host process")
 	cert := fs.String("cert", "", "internal: broker host TLS certificate")
@@ -61,7 +64,7 @@ func run(args []string, out, progress io.Writer) error {
 	if *serve {
 		return serveBrokers(os.Stdin, os.Stdout, *cert, *key)
 	}
-	cfg := config{quick: *quick, amq: *amq, chart: *chart, stormCase: *stormCase, log: progress}
+	cfg := config{quick: *quick, amq: *amq, chart: *chart, stormCase: *stormCase, stormWhatIf: *whatIf, log: progress}
 	if *only != "" {
 		cfg.only = map[string]bool{}
 		for _, it := range strings.Split(*only, ",") {
@@ -107,11 +110,9 @@ func run(args []string, out, progress io.Writer) error {
 			fmt.Fprintf(progress, "%s: error: %v\n", s.name, err)
 		}
 	}
-	host, _ := os.Hostname()
 	fmt.Fprintf(out, "\nstompft bench, %s UTC, %s/%s, %d CPUs (%s), %s, quick=%v, took %v\n\n",
 		start.UTC().Format("2006-01-02 15:04"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version(), cfg.quick,
 		time.Since(start).Round(time.Second))
-	_ = host
 	rep.write(out)
 	return nil
 }

@@ -43,6 +43,13 @@ var stormPolicies = []stormPolicy{
 	{"stompft default", nil, false},
 }
 
+// stormWhatIf are extra, informative runs (-storm-whatif): the default
+// with the reconnect scheduler's caps raised, to show what they cost.
+var stormWhatIf = []stormPolicy{
+	{"default, scheduler caps raised", []string{"scheduler_max_rate = 5000", "scheduler_max_concurrency = 256"}, false},
+	{"default, caps raised, spread 0", []string{"scheduler_max_rate = 5000", "scheduler_max_concurrency = 256", "reconnect_spread = 0"}, false},
+}
+
 // unlimited is a scheduler that admits every attempt at once.
 func unlimited() *attempts.Scheduler {
 	return attempts.NewScheduler(attempts.SchedulerConfig{
@@ -115,7 +122,11 @@ func benchStorm(cfg config, rep *report) error {
 	run := 0
 	for _, tr := range []string{"tcp", "tls"} {
 		for _, backlog := range []int{0, 128} {
-			for _, pol := range stormPolicies {
+			pols := stormPolicies
+			if cfg.stormWhatIf {
+				pols = append(append([]stormPolicy(nil), pols...), stormWhatIf...)
+			}
+			for _, pol := range pols {
 				run++
 				if label := fmt.Sprintf("%s backlog %d %s", tr, backlog, pol.name); !strings.Contains(label, cfg.stormCase) {
 					continue

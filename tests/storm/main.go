@@ -1,14 +1,3 @@
-// Command storm simulates a switchover storm on a virtual clock: N clients
-// lose the primary at the same instant and reconnect to a backup that
-// completes a bounded number of handshakes per millisecond and holds a
-// bounded accept queue. It compares reconnect policies, all built with the
-// real attempts.Policy code, and prints peak arrivals per 10 ms, failed and
-// total attempts, and the time until every client is reconnected against
-// the ideal N ÷ rate. See docs/readme-storm.md.
-//
-//	go run ./tests/storm                   # full run: N = 10 000 and 100 000
-//	go run ./tests/storm -short            # quick: N = 1 000 and 10 000
-//	go run ./tests/storm -png docs/storm.png
 package main
 
 import (
