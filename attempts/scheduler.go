@@ -11,26 +11,40 @@ import (
 // SchedulerConfig bounds a Scheduler. A zero (or negative, or NaN) field
 // takes its default from DefaultSchedulerConfig.
 type SchedulerConfig struct {
-	// MaxConcurrency is the most attempts in flight at once. Defaults to 32.
+	// MaxConcurrency is the most attempts in flight at once. Defaults to
+	// 128, the classic listen backlog: one process alone never overflows a
+	// server's accept queue.
 	MaxConcurrency int
-	// MaxRate is the most attempts admitted per second. Defaults to 200.
+	// MaxRate is the most attempts admitted per second. Defaults to 50 000:
+	// a guard against runaway loops, not the working limit (the concurrency
+	// window, found by slow start, is).
 	MaxRate float64
 	// MinRate is the floor of the adaptive rate, in attempts per second, so
-	// a long outage still probes. Defaults to 2. Clamped to MaxRate.
+	// a long outage still probes. Defaults to 20 (one attempt per 50 ms):
+	// a single connection waiting for a restarting broker is not slowed
+	// down by the refusals it meets meanwhile. Clamped to MaxRate.
 	MinRate float64
-	// InitialRate is the rate a new scheduler starts at. Defaults to 100.
+	// InitialRate is the rate a new scheduler starts at. Defaults to 2 000.
 	// Clamped to [MinRate, MaxRate].
 	InitialRate float64
 	// InitialConcurrency is the concurrency limit a new scheduler starts
-	// at. Defaults to 8. Clamped to [1, MaxConcurrency].
+	// at. Defaults to 32. Clamped to [1, MaxConcurrency].
 	InitialConcurrency int
 	// Burst is how many attempts may start back to back when the scheduler
 	// has been idle: the first reconnects pay no rate delay at all.
-	// Defaults to 2: more lets a fleet of processes burst together.
+	// Defaults to 32.
 	Burst int
 	// RateIncrease is added to the rate, in attempts per second, for every
-	// quick success (the additive increase). Defaults to 5.
+	// quick success after the first congestion (the additive increase).
+	// Defaults to 5.
 	RateIncrease float64
+	// NoSlowStart disables slow start. By default, until the first
+	// congestion signal, every quick success adds one slot to the limit and
+	// rate/limit to the rate, so both double every round of attempts (TCP's
+	// slow start): a backup with room is not kept waiting. After the first
+	// decrease, growth is additive. With NoSlowStart growth is additive from
+	// the start (classic AIMD).
+	NoSlowStart bool
 	// Decrease multiplies the rate and the concurrency limit on congestion
 	// (the multiplicative decrease), at most once per round of attempts.
 	// Defaults to 0.5; must be in (0, 1).
@@ -46,12 +60,12 @@ type SchedulerConfig struct {
 // SchedulerConfig field.
 func DefaultSchedulerConfig() SchedulerConfig {
 	return SchedulerConfig{
-		MaxConcurrency:     32,
-		MaxRate:            200,
-		MinRate:            2,
-		InitialRate:        100,
-		InitialConcurrency: 8,
-		Burst:              2,
+		MaxConcurrency:     128,
+		MaxRate:            50000,
+		MinRate:            20,
+		InitialRate:        2000,
+		InitialConcurrency: 32,
+		Burst:              32,
 		RateIncrease:       5,
 		Decrease:           0.5,
 		SlowHandshake:      2 * time.Second,
@@ -122,10 +136,12 @@ func (o Outcome) String() string {
 //
 // Admission needs a token from a bucket refilled at the current rate
 // (holding at most Burst) and a free slot under the current concurrency
-// limit. The rate and the limit adapt AIMD-style, like TCP congestion
-// control: every quick success adds RateIncrease to the rate and 1/limit to
-// the limit (one slot per round); a refusal, a timeout or a handshake slower
-// than SlowHandshake multiplies both by Decrease. Only attempts admitted
+// limit. The rate and the limit adapt like TCP congestion control: in slow
+// start (until the first congestion signal) every quick success adds one
+// slot and rate/limit, doubling both per round; afterwards every quick
+// success adds RateIncrease to the rate and 1/limit to the limit (one slot
+// per round); a refusal, a timeout or a handshake slower than SlowHandshake
+// multiplies both by Decrease and ends slow start. Only attempts admitted
 // after the last decrease can cause the next one, so a burst of failures
 // from one overloaded round halves once, not once per failure. Failed
 // outcomes (bad credentials, protocol errors) say nothing about load and
@@ -147,13 +163,14 @@ type Scheduler struct {
 	inFlight int
 	epoch    uint64 // incremented by every decrease
 	queue    []*waiter
-	changed  chan struct{} // closed and replaced on every state change
+	slow     bool // slow start: no congestion seen yet
 	stats    SchedulerStats
 }
 
-// waiter is a place in Acquire's queue; it has a field so that distinct
-// waiters never share an address.
-type waiter struct{ _ byte }
+// waiter is a place in Acquire's queue. Only the head of the queue can be
+// admitted, so only the head is woken (a hand-off, not a broadcast that
+// would wake hundreds of waiters for nothing).
+type waiter struct{ wake chan struct{} }
 
 // SchedulerStats is a snapshot of a Scheduler.
 type SchedulerStats struct {
@@ -190,7 +207,7 @@ func (s *Scheduler) setup(cfg SchedulerConfig, clock Clock) {
 		s.limit = float64(cfg.InitialConcurrency)
 		s.tokens = float64(cfg.Burst)
 		s.last = clock.Now()
-		s.changed = make(chan struct{})
+		s.slow = !cfg.NoSlowStart
 	})
 }
 
@@ -246,7 +263,7 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 	if !s.ready() {
 		return &Ticket{}, nil
 	}
-	w := &waiter{}
+	w := &waiter{wake: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
 	for {
@@ -257,12 +274,12 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 			t, wait = s.tryLocked(now)
 			if t != nil {
 				s.queue = s.queue[1:]
-				s.broadcastLocked()
+				s.wakeHeadLocked() // the next in line may be admissible too
 				s.mu.Unlock()
 				return t, nil
 			}
 		}
-		ch := s.changed
+		ch := w.wake
 		s.mu.Unlock()
 
 		var timer Timer
@@ -284,7 +301,7 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 		s.mu.Lock()
 		if err != nil {
 			s.removeLocked(w)
-			s.broadcastLocked()
+			s.wakeHeadLocked()
 			s.mu.Unlock()
 			return nil, err
 		}
@@ -338,9 +355,15 @@ func (s *Scheduler) removeLocked(w *waiter) {
 	}
 }
 
-func (s *Scheduler) broadcastLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+// wakeHeadLocked tells the head of the queue to try again.
+func (s *Scheduler) wakeHeadLocked() {
+	if len(s.queue) == 0 {
+		return
+	}
+	select {
+	case s.queue[0].wake <- struct{}{}:
+	default: // already has a pending wake-up
+	}
 }
 
 // Done reports the attempt's outcome; the handshake duration is measured on
@@ -365,6 +388,9 @@ func (s *Scheduler) done(t *Ticket, o Outcome) {
 		if took > s.cfg.SlowHandshake {
 			s.stats.Slow++
 			congested = true
+		} else if s.slow {
+			s.rate = min(s.cfg.MaxRate, s.rate+s.rate/s.limit)
+			s.limit = min(float64(s.cfg.MaxConcurrency), s.limit+1)
 		} else {
 			s.rate = min(s.cfg.MaxRate, s.rate+s.cfg.RateIncrease)
 			s.limit = min(float64(s.cfg.MaxConcurrency), s.limit+1/s.limit)
@@ -379,13 +405,14 @@ func (s *Scheduler) done(t *Ticket, o Outcome) {
 		s.stats.Failed++
 	}
 	if congested && t.epoch == s.epoch {
+		s.slow = false
 		s.epoch++
 		s.stats.Decreases++
 		s.rate = max(s.cfg.MinRate, s.rate*s.cfg.Decrease)
 		s.limit = max(1, s.limit*s.cfg.Decrease)
 		s.tokens = min(s.tokens, 1)
 	}
-	s.broadcastLocked()
+	s.wakeHeadLocked()
 }
 
 // Stats returns a snapshot of the current rate, concurrency limit, in-flight

@@ -26,7 +26,7 @@ func mustTry(t *testing.T, s *attempts.Scheduler) *attempts.Ticket {
 }
 
 func TestSchedulerBurstCostsNothing(t *testing.T) {
-	s, _ := newSched(attempts.SchedulerConfig{Burst: 3, InitialRate: 10, InitialConcurrency: 10})
+	s, _ := newSched(attempts.SchedulerConfig{Burst: 3, InitialRate: 10, MinRate: 1, InitialConcurrency: 10})
 	for range 3 {
 		mustTry(t, s)
 	}
@@ -72,7 +72,7 @@ func TestSchedulerConcurrencyLimit(t *testing.T) {
 
 func TestSchedulerAIMD(t *testing.T) {
 	cfg := attempts.SchedulerConfig{MaxRate: 100, MinRate: 4, InitialRate: 40, InitialConcurrency: 4,
-		MaxConcurrency: 5, Burst: 50, RateIncrease: 2, Decrease: 0.5, SlowHandshake: time.Second}
+		MaxConcurrency: 5, Burst: 50, RateIncrease: 2, Decrease: 0.5, SlowHandshake: time.Second, NoSlowStart: true}
 	tests := []struct {
 		name      string
 		took      time.Duration
@@ -370,4 +370,76 @@ func TestSchedulerZeroAndNil(t *testing.T) {
 	if none.Stats() != (attempts.SchedulerStats{}) || none.Config() != (attempts.SchedulerConfig{}) {
 		t.Error("nil Scheduler reports limits")
 	}
+}
+
+func TestSchedulerSlowStartDoublesPerRoundUntilCongestion(t *testing.T) {
+	s, clk := newSched(attempts.SchedulerConfig{InitialRate: 100, MinRate: 1, MaxRate: 1e6,
+		InitialConcurrency: 4, MaxConcurrency: 1000, Burst: 1000, RateIncrease: 1})
+	round := func() {
+		n := s.Stats().Limit
+		var tks []*attempts.Ticket
+		for range n {
+			tks = append(tks, mustTry(t, s))
+		}
+		for _, tk := range tks {
+			tk.Done(attempts.Success)
+		}
+	}
+	// Four rounds of quick successes: limit 4 -> 8 -> 16 -> 32 -> 64 and the
+	// rate doubles with it (each success adds rate/limit).
+	for range 4 {
+		round()
+	}
+	st := s.Stats()
+	if st.Limit != 64 || st.Rate < 1000 {
+		t.Fatalf("after 4 slow-start rounds: %+v; want limit 64 and the rate grown about 16x from 100", st)
+	}
+	// The first congestion halves both and ends slow start: growth is then
+	// one slot per round.
+	mustTry(t, s).Done(attempts.TimedOut)
+	st = s.Stats()
+	if st.Limit != 32 || st.Decreases != 1 {
+		t.Fatalf("after congestion: %+v; want limit 32", st)
+	}
+	clk.Advance(time.Second) // refill the bucket the decrease emptied
+	round()
+	// Additive now: a round adds about one slot (1/limit per success), not 32.
+	if l := s.Stats().Limit; l < 32 || l > 33 {
+		t.Fatalf("after a congestion-avoidance round: limit %d, want 32 or 33", l)
+	}
+}
+
+func TestSchedulerDefaultsAdmitAStormQuicklyWhenNothingFails(t *testing.T) {
+	// 2 000 connections, each handshake taking 1 ms on the scheduler's clock,
+	// none failing: the defaults must not be what makes them wait. Count the
+	// virtual time Acquire-by-Acquire.
+	s, clk := newSched(attempts.DefaultSchedulerConfig())
+	const n = 2000
+	admitted := 0
+	var inFlight []*attempts.Ticket
+	for admitted < n {
+		tk, wait := s.TryAcquire()
+		if tk != nil {
+			admitted++
+			inFlight = append(inFlight, tk)
+			continue
+		}
+		step := time.Millisecond
+		if wait > 0 && wait < step {
+			step = wait
+		}
+		clk.Advance(step)
+		for _, t := range inFlight {
+			t.Done(attempts.Success)
+		}
+		inFlight = inFlight[:0]
+	}
+	elapsed := clk.Now().Sub(t0)
+	// Unthrottled, 2 000 one-millisecond handshakes at concurrency 128 need
+	// about 16 ms; the defaults may cost a small multiple of that, never
+	// the seconds a fixed 200/s cap would.
+	if elapsed > 150*ms {
+		t.Fatalf("2000 quick successes took %v of virtual time; stats %+v", elapsed, s.Stats())
+	}
+	t.Logf("2000 admissions in %v virtual, final %+v", elapsed, s.Stats())
 }

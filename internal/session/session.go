@@ -290,9 +290,13 @@ func (s *Session) Err() error {
 func (s *Session) end(err error) {
 	s.endOnce.Do(func() {
 		s.err = err
-		_ = s.nc.Close()
+		// Inert at once: blocked reads and writes return now and nothing
+		// more goes out. The read goroutine closes the socket as it exits,
+		// so a close that stalls (TLS close_notify on a dead link waits up
+		// to 5 s) never delays the failover.
+		_ = s.nc.SetDeadline(time.Unix(1, 0))
 		// End runs before Done closes: whoever waits on Done (the factory's
-		// supervisor) must find the session's consequences already applied.
+		// supervisor) must find the loss already applied.
 		if s.cb.End != nil {
 			s.cb.End(err)
 		}
@@ -302,6 +306,7 @@ func (s *Session) end(err error) {
 
 func (s *Session) readLoop() {
 	defer s.wg.Done()
+	defer func() { _ = s.nc.Close() }()
 	silence := time.Duration(float64(s.info.RecvBeat) * s.cfg.Grace)
 	for {
 		if silence > 0 {
@@ -309,6 +314,9 @@ func (s *Session) readLoop() {
 		}
 		f, err := s.r.Read()
 		if err != nil {
+			if s.Err() != nil {
+				return // ended elsewhere; the cause is already recorded
+			}
 			if s.leaving.Load() {
 				s.end(ErrClosed)
 				return
