@@ -11,36 +11,18 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"go.uber.org/goleak"
 
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/leakcheck"
 )
 
-// leakIgnores are the goroutines of go-stomp's embedded server, which has
-// no way to stop (see /work/shared/BROKERS.md); everything else a test
-// starts must be gone when it ends.
-var leakIgnores = []goleak.Option{
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server.(*requestProcessor).Serve"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server.(*requestProcessor).Listen"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).readLoop"),
-	goleak.IgnoreAnyFunction("github.com/go-stomp/stomp/v3/server/client.(*Conn).processLoop"),
-	goleak.IgnoreAnyFunction("github.com/stompft/stompft/internal/embedded.(*trackingListener).serveDeaf.func1"),
-	goleak.IgnoreAnyFunction("github.com/stompft/stompft/internal/embedded.(*Broker).Start.func1"),
-}
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, leakIgnores...)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // verifyNoLeaks checks, once the test and its cleanups are done, that no
 // goroutine it started is left. Register it first: cleanups run last in,
 // first out, so this one runs after the others.
-func verifyNoLeaks(t *testing.T) {
-	t.Helper()
-	opts := append(append([]goleak.Option(nil), leakIgnores...), goleak.IgnoreCurrent())
-	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
-}
+func verifyNoLeaks(t *testing.T) { leakcheck.Check(t) }
 
 // waitLimit bounds every single wait of the embedded-broker tests; real
 // broker tests use their own, longer bounds.
