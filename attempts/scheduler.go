@@ -165,6 +165,9 @@ type Scheduler struct {
 	queue    []*waiter
 	slow     bool // slow start: no congestion seen yet
 	stats    SchedulerStats
+
+	reconnecting  int           // connections registered by Reconnecting
+	spreadChanged chan struct{} // closed when reconnecting reaches a power of two
 }
 
 // waiter is a place in Acquire's queue. Only the head of the queue can be
@@ -208,6 +211,7 @@ func (s *Scheduler) setup(cfg SchedulerConfig, clock Clock) {
 		s.tokens = float64(cfg.Burst)
 		s.last = clock.Now()
 		s.slow = !cfg.NoSlowStart
+		s.spreadChanged = make(chan struct{})
 	})
 }
 
@@ -429,4 +433,76 @@ func (s *Scheduler) Stats() SchedulerStats {
 	st.InFlight = s.inFlight
 	st.Waiting = len(s.queue)
 	return st
+}
+
+// Reconnecting registers one connection's reconnect with s until the
+// returned function is called (once; later calls do nothing). WaitSpread
+// divides first-attempt spreads by how many are registered.
+func (s *Scheduler) Reconnecting() (end func()) {
+	if !s.ready() {
+		return func() {}
+	}
+	s.mu.Lock()
+	s.reconnecting++
+	s.spreadChangedLocked()
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.reconnecting--
+			s.mu.Unlock()
+		})
+	}
+}
+
+// WaitSpread waits out a first-attempt spread d (a draw from
+// Policy.Spread), divided by the number of this scheduler's connections
+// reconnecting now, rounded down to a power of two and re-evaluated as it
+// grows. The spread protects a backup from a fleet of processes that lost
+// it at the same instant, which no process can see; but when many
+// connections of this process lost their server together, the scheduler's
+// window already paces them, and making each also wait its spread would
+// only cost time. A lone reconnect waits all of d. A nil scheduler waits d.
+func (s *Scheduler) WaitSpread(ctx context.Context, clock Clock, d time.Duration) error {
+	if !s.ready() {
+		return Wait(ctx, clock, d)
+	}
+	start := clock.Now()
+	for {
+		s.mu.Lock()
+		n := max(1, s.reconnecting)
+		changed := s.spreadChanged
+		s.mu.Unlock()
+		p := 1
+		for p*2 <= n {
+			p *= 2
+		}
+		left := d/time.Duration(p) - clock.Now().Sub(start)
+		if left <= 0 {
+			return ctx.Err()
+		}
+		t := clock.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+			return nil
+		case <-changed:
+			t.Stop()
+		}
+	}
+}
+
+// spreadChangedLocked wakes WaitSpread callers when the reconnect count
+// reaches a power of two (only then does their divisor change).
+func (s *Scheduler) spreadChangedLocked() {
+	if s.reconnecting&(s.reconnecting-1) != 0 {
+		return
+	}
+	if s.spreadChanged != nil {
+		close(s.spreadChanged)
+	}
+	s.spreadChanged = make(chan struct{})
 }

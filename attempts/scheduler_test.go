@@ -443,3 +443,62 @@ func TestSchedulerDefaultsAdmitAStormQuicklyWhenNothingFails(t *testing.T) {
 	}
 	t.Logf("2000 admissions in %v virtual, final %+v", elapsed, s.Stats())
 }
+
+func TestWaitSpreadDividesByTheConnectionsReconnectingTogether(t *testing.T) {
+	s, clk := newSched(attempts.SchedulerConfig{})
+	ctx := context.Background()
+	wait := func(d time.Duration) chan error {
+		ch := make(chan error, 1)
+		go func() { ch <- s.WaitSpread(ctx, clk, d) }()
+		return ch
+	}
+	// Alone: the whole draw.
+	end1 := s.Reconnecting()
+	alone := wait(800 * ms)
+	if !clk.BlockUntil(1) {
+		t.Fatal("WaitSpread never set its timer")
+	}
+	clk.Advance(799 * ms)
+	select {
+	case <-alone:
+		t.Fatal("a lone reconnect did not wait its whole spread")
+	default:
+	}
+	clk.Advance(ms)
+	if err := <-alone; err != nil {
+		t.Fatal(err)
+	}
+	end1()
+
+	// Four connections lost together: a quarter each; a waiter that started
+	// alone is shortened as the others register.
+	ends := []func(){s.Reconnecting()}
+	first := wait(800 * ms)
+	if !clk.BlockUntil(1) {
+		t.Fatal("WaitSpread never set its timer")
+	}
+	for range 3 {
+		ends = append(ends, s.Reconnecting())
+	}
+	// 4 registered: the first waiter's target is now 200 ms.
+	if !clk.BlockUntil(1) {
+		t.Fatal("WaitSpread did not re-arm after the count changed")
+	}
+	clk.Advance(200 * ms)
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("with 4 reconnecting, an 800 ms spread still waits past 200 ms")
+	}
+	for _, e := range ends {
+		e()
+		e() // idempotent
+	}
+	var nilSched *attempts.Scheduler
+	if err := nilSched.WaitSpread(ctx, clk, 0); err != nil {
+		t.Fatal(err)
+	}
+}

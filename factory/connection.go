@@ -256,7 +256,14 @@ func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy
 			c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: d})
 			c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": d}).Info("reconnecting")
 		}
-		if err := attempts.Wait(ctx, c.opts.Clock, d); err != nil {
+		wait := attempts.Wait
+		if attempt == 1 && sched != nil {
+			// The first reconnect's spread shrinks when many of this
+			// factory's connections lost their server together: the
+			// scheduler's window paces those (see Scheduler.WaitSpread).
+			wait = sched.WaitSpread
+		}
+		if err := wait(ctx, c.opts.Clock, d); err != nil {
 			cerr.add("(waiting)", err)
 			return nil, sequential.Endpoint{}, cerr
 		}
@@ -487,7 +494,10 @@ func (c *Connection) supervise() {
 			c.installMu.Unlock()
 			continue
 		}
-		newSess, ep, err := c.walk(c.ctx, "reconnect", def.ReconnectPolicy(), &lost, c.f.scheduler(c.name, c.opts))
+		sched := c.f.scheduler(c.name, c.opts)
+		endReconnect := sched.Reconnecting()
+		newSess, ep, err := c.walk(c.ctx, "reconnect", def.ReconnectPolicy(), &lost, sched)
+		endReconnect()
 		if err != nil {
 			c.installMu.Unlock()
 			c.fail(err)

@@ -45,7 +45,7 @@ type Event struct {
 	URL      string        // the URL concerned (normalised, never with credentials)
 	Err      error         // cause (Disconnected), final error (Failed), rejection (SendRejected)
 	Attempt  int           // Reconnecting: attempt number, from 1
-	Delay    time.Duration // Reconnecting: wait before this attempt
+	Delay    time.Duration // Reconnecting: wait before this attempt (for attempt 1, the drawn spread, which the scheduler shortens when many connections reconnect together)
 	Downtime time.Duration // Reconnected: time since the loss
 	Count    int           // Resubscribed, Replayed
 	Time     time.Time
