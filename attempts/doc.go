@@ -40,14 +40,21 @@
 // # Reconnect scheduler
 //
 // A Scheduler admits reconnect attempts at a bounded rate and concurrency,
-// adapting AIMD-style to what it observes: quick successes raise the rate
-// and the concurrency limit additively; refusals, timeouts and slow
-// handshakes cut both multiplicatively. A few reconnects pass at once (the
-// Burst), so jitter and scheduling cost nothing when the backup has room and
-// protect it when it has not. DefaultScheduler is the process-wide one; its
-// limits are configurable per factory (SchedulerConfig, documented field by
-// field with defaults). TryAcquire is the non-blocking form for
-// event-driven callers.
+// adapting like TCP congestion control to what it observes: in slow start
+// each round of quick successes doubles the concurrency window and the
+// rate; refusals, timeouts and slow handshakes halve both and end slow
+// start, after which growth is additive (AIMD). So scheduling costs nothing
+// when the backup has room and protects it when it has not.
+// DefaultScheduler is the process-wide one; its limits are configurable per
+// factory (SchedulerConfig, documented field by field with defaults).
+// TryAcquire is the non-blocking form for event-driven callers.
+//
+// Connections register their reconnects (Reconnecting) and wait out their
+// first-attempt spread through WaitSpread, which divides it by how many of
+// the scheduler's connections are reconnecting together: a lone client
+// waits its whole spread (it may be one of a fleet of processes it cannot
+// see), while many connections of one process that lost their server at
+// once are paced by the window instead of waiting twice.
 //
 // # Time and randomness
 //
