@@ -22,7 +22,7 @@
 // Multiplier 1 and no jitter reproduce EMS exactly. See Policy for the
 // formulas and a worked table of delays. The defaults (DefaultMultiplier,
 // DefaultMaxDelay, DefaultJitter, DefaultSpread) were chosen with the storm
-// simulation in tests/storm; docs/readme-storm.md has the numbers.
+// simulation in tests/storm; the README (section "The switchover storm, measured") has the numbers.
 //
 // # Budget
 //

@@ -14,7 +14,7 @@ import (
 // uniform [0, 500ms), then uniform [0, 1s) for every later attempt.
 //
 // They were picked with the storm simulation (go run ./tests/storm; see
-// docs/readme-storm.md), which sweeps spread, cap, multiplier and jitter
+// the README's storm section), which sweeps spread, cap, multiplier and jitter
 // mode against 10 000 and 100 000 clients and both accept-queue overflow
 // behaviours, and keeps the one setting that meets the goal everywhere
 // without knowing N: at least 10× fewer failed attempts than EMS's fixed

@@ -113,6 +113,7 @@ type Session struct {
 	bytesOut  atomic.Int64
 
 	done    chan struct{}
+	ending  atomic.Bool // set by end before the socket goes inert
 	endOnce sync.Once
 	err     error
 
@@ -290,6 +291,7 @@ func (s *Session) Err() error {
 func (s *Session) end(err error) {
 	s.endOnce.Do(func() {
 		s.err = err
+		s.ending.Store(true)
 		// Inert at once: blocked reads and writes return now and nothing
 		// more goes out. The read goroutine closes the socket as it exits,
 		// so a close that stalls (TLS close_notify on a dead link waits up
@@ -311,6 +313,11 @@ func (s *Session) readLoop() {
 	for {
 		if silence > 0 {
 			_ = s.nc.SetReadDeadline(time.Now().Add(silence))
+		}
+		// After re-arming: end stores ending before it sets the past
+		// deadline, so either we see it here or its deadline overrides ours.
+		if s.ending.Load() {
+			return
 		}
 		f, err := s.r.Read()
 		if err != nil {

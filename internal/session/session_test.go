@@ -192,3 +192,77 @@ func TestErrorFrameEndsTheSessionWithItsMessage(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A peer that beats often and never hangs up, even after DISCONNECT's
+// receipt: Close must not wait for it (the read loop re-arms its deadline
+// on every beat).
+func TestCloseReturnsWhileThePeerKeepsBeating(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	stop := make(chan struct{})
+	peerDone := make(chan struct{})
+	go func() {
+		defer close(peerDone)
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := frame.NewReader(nc)
+		w := frame.NewWriter(nc)
+		if _, err := r.Read(); err != nil {
+			return
+		}
+		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "5,0"))
+		var wmu sync.Mutex
+		go func() {
+			for {
+				f, err := r.Read()
+				if err != nil {
+					return
+				}
+				if f != nil && f.Command == frame.DISCONNECT {
+					wmu.Lock()
+					_ = w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, f.Header.Get(frame.Receipt)))
+					wmu.Unlock()
+				}
+			}
+		}()
+		// Beat back to back, so the read loop is nearly always between two
+		// reads, re-arming its deadline, when Close comes.
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			wmu.Lock()
+			err := w.Write(nil)
+			wmu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{HeartBeatRecv: 5 * time.Millisecond, Grace: 200}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		_ = s.Disconnect(ctx)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Disconnect/Close hung while the peer kept beating")
+	}
+	close(stop)
+	<-peerDone
+}

@@ -4,7 +4,7 @@
 // bounded accept queue. It compares reconnect policies, every one built
 // with the real attempts.Policy code, and prints peak arrivals per 10 ms,
 // failed and total attempts, and the time until every client is
-// reconnected against the ideal N ÷ rate. docs/readme-storm.md has the
+// reconnected against the ideal N ÷ rate. the README (section "The switchover storm, measured") has the
 // results.
 //
 // # Usage
