@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/sequential"
 )
 
 func TestSendSubscribeRoundTrip(t *testing.T) {
@@ -506,5 +507,63 @@ func TestReconnectBudgetIsADeadlineNotACount(t *testing.T) {
 	}
 	if err := c.Send("/queue/x", "", nil); !errors.As(err, &ce) {
 		t.Fatalf("send after failure: %v", err)
+	}
+}
+
+func TestAddServerAtRunTimeIsWalkedOnReconnect(t *testing.T) {
+	verifyNoLeaks(t)
+	a := broker(t, embedded.Options{})
+	b := broker(t, embedded.Options{})
+	rec := newRecorder()
+	f := load(t, conf(a.URL(), fastReconnect...), rec.option())
+	c := connect(t, f)
+	if err := f.AddServer("Test", b.URL()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AddServer("Test", "tcp://"); err == nil {
+		t.Fatal("a bad URL was added")
+	}
+	if err := f.AddServer("Nope", b.URL()); !errors.Is(err, ErrUnknownFactory) {
+		t.Fatalf("unknown factory: %v", err)
+	}
+	a.Kill()
+	ev, _ := rec.wait(t, EventReconnected, 0)
+	if ev.URL != b.URL() || c.CurrentURL() != b.URL() {
+		t.Fatalf("reconnected to %s, want the added %s", ev.URL, b.URL())
+	}
+	// New connections of the factory walk it too.
+	a.Start()
+	c2 := connect(t, f)
+	if c2.CurrentURL() != a.URL() {
+		t.Fatalf("new connection on %s", c2.CurrentURL())
+	}
+}
+
+func TestCustomChooserDecidesTheWalk(t *testing.T) {
+	verifyNoLeaks(t)
+	a := broker(t, embedded.Options{})
+	b := broker(t, embedded.Options{})
+	var mu sync.Mutex
+	var calls []string
+	chooser := sequential.ChooserFunc(func(lost *sequential.Endpoint) []sequential.Endpoint {
+		mu.Lock()
+		defer mu.Unlock()
+		if lost == nil {
+			calls = append(calls, "first")
+		} else {
+			calls = append(calls, "after "+lost.String())
+		}
+		ep, _ := sequential.ParseEndpoint(b.URL()) // always b, whatever the list says
+		return []sequential.Endpoint{ep}
+	})
+	f := load(t, conf(urls(a, b), fastReconnect...), WithChooser(chooser))
+	c := connect(t, f)
+	if c.CurrentURL() != b.URL() {
+		t.Fatalf("connected to %s; the chooser said %s", c.CurrentURL(), b.URL())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 1 || calls[0] != "first" {
+		t.Fatalf("chooser calls %v", calls)
 	}
 }
