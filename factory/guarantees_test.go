@@ -428,3 +428,23 @@ func TestUnsubscribeWhileADeliveryIsBlocked(t *testing.T) {
 		t.Fatal("C still open after Unsubscribe")
 	}
 }
+
+func TestCommitWhoseReceiptIsLostIsInDoubt(t *testing.T) {
+	verifyNoLeaks(t)
+	// Takes BEGIN and SEND, hangs up on COMMIT before answering it.
+	b := newScripted(t, func(cmd string, h map[string]string, w *bufio.Writer) bool { return cmd == "COMMIT" })
+	good := broker(t, embedded.Options{})
+	f := load(t, conf(b.URL()+","+good.URL(), fastReconnect...))
+	c := connect(t, f)
+	tx, err := c.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Send("/queue/tx", "", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	err = tx.Commit()
+	if !errors.Is(err, ErrInDoubt) || errors.Is(err, ErrTransactionRolledBack) {
+		t.Fatalf("commit whose receipt was lost: %v (want ErrInDoubt, not rolled back)", err)
+	}
+}
