@@ -401,7 +401,18 @@ func (c *Connection) announce(r installed) {
 // write just failed already sees the connection as down.
 func (c *Connection) sessionEnded(epoch uint64, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	lostURL := c.sessionEndedLocked(epoch, err)
+	c.mu.Unlock()
+	// User code (observer, logger hooks) runs outside the lock.
+	if lostURL != "" {
+		c.f.metricsDisconnected(c.name, lostURL)
+		c.log.WithField("url", lostURL).WithError(err).Warn("connection lost")
+	}
+}
+
+// sessionEndedLocked applies a session's end; it returns the lost URL when
+// this was the current session's loss (to be announced), else "".
+func (c *Connection) sessionEndedLocked(epoch uint64, err error) (lostURL string) {
 	if c.sess != nil && c.epoch == epoch {
 		c.sess = nil
 		if c.release != nil {
@@ -411,10 +422,18 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 		if c.state == StateConnected {
 			c.ready = make(chan struct{})
 		}
+		c.lostAt = c.opts.Clock.Now()
 		if !c.closing {
+			// Announced here, at the moment of loss, so that it precedes the
+			// reconnect whoever performs it (the supervisor, or a waiting
+			// sender taking the hot-standby spare).
+			c.stats.disconnects++
+			lostURL = c.cur.String()
+			// Only queued here (the handlers run on the dispatcher), which
+			// keeps it ahead of any Reconnected.
+			c.emit(Event{Kind: EventDisconnected, URL: lostURL, Err: err})
 			c.setStateLocked(StateReconnecting)
 		}
-		c.lostAt = c.opts.Clock.Now()
 	}
 	// Whatever waited on this session learns its fate, current or not.
 	var se *session.ServerError
@@ -442,6 +461,7 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 		c.stats.inDoubt++
 		c.finish(p, fmt.Errorf("%w: %w", ErrInDoubt, err))
 	}
+	return lostURL
 }
 
 // finish completes p's waiter, if any; c.mu must be held. A tracked send
@@ -475,19 +495,21 @@ func (c *Connection) supervise() {
 		if swapped {
 			continue // moved on purpose (priority backup, standby)
 		}
+		_ = cause // announced by sessionEnded at the moment of loss
+		c.installMu.Lock()
 		c.mu.Lock()
 		lost := c.cur
-		c.stats.disconnects++
-		if c.closing {
-			c.mu.Unlock()
+		closing := c.closing
+		taken := c.installed != sess // a waiting sender installed the spare meanwhile
+		c.mu.Unlock()
+		if closing {
+			c.installMu.Unlock()
 			return
 		}
-		c.mu.Unlock()
-		c.f.metricsDisconnected(c.name, lost.String())
-		c.log.WithField("url", lost.String()).WithError(cause).Warn("connection lost")
-		c.emit(Event{Kind: EventDisconnected, URL: lost.String(), Err: cause})
-
-		c.installMu.Lock()
+		if taken {
+			c.installMu.Unlock()
+			continue
+		}
 		def := c.refreshDef()
 		if sp := c.takeSpare(); sp != nil {
 			c.installSpare(sp, lost)
@@ -504,7 +526,7 @@ func (c *Connection) supervise() {
 			return
 		}
 		c.mu.Lock()
-		closing := c.closing
+		closing = c.closing
 		c.mu.Unlock()
 		if closing {
 			c.installMu.Unlock()
@@ -562,6 +584,9 @@ func (c *Connection) waitReady(ctx context.Context) (*session.Session, uint64, e
 		}
 		if state == StateConnected && sess != nil {
 			return sess, epoch, nil
+		}
+		if state == StateReconnecting && c.takeSpareFast() {
+			continue
 		}
 		select {
 		case <-changed:

@@ -171,6 +171,33 @@ func (c *Connection) takeSpare() *spare {
 	return sp
 }
 
+// takeSpareFast lets a sender waiting for a reconnect install a ready
+// spare itself, saving the hand-off to the supervisor and back. It does
+// nothing if anyone else is installing. Reports whether it installed.
+func (c *Connection) takeSpareFast() bool {
+	c.mu.Lock()
+	ready := c.spare != nil && c.sess == nil && !c.closing
+	c.mu.Unlock()
+	if !ready || !c.installMu.TryLock() {
+		return false
+	}
+	defer c.installMu.Unlock()
+	c.mu.Lock()
+	still := c.sess == nil && c.state == StateReconnecting && !c.closing
+	lost := c.cur
+	c.mu.Unlock()
+	if !still {
+		return false
+	}
+	sp := c.takeSpare()
+	if sp == nil {
+		return false
+	}
+	c.refreshDef()
+	c.installSpare(sp, lost)
+	return true
+}
+
 // installSpare fails over to the spare: no dial.
 func (c *Connection) installSpare(sp *spare, lost sequential.Endpoint) {
 	r := c.install(sp.sess, sp.ep, nil)
