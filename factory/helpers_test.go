@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 	"github.com/stompft/stompft/internal/leakcheck"
 )
 
@@ -24,21 +25,15 @@ const waitLimit = 20 * time.Second
 
 func broker(t *testing.T, opts embedded.Options) *embedded.Broker {
 	t.Helper()
-	b, err := embedded.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return embeddedtest.Start(t, opts)
 }
 
 // pair starts a primary and a backup sharing their queues, on the mini
 // engine: go-stomp's server cannot take client acknowledgements (see
 // internal/embedded), and these tests need them.
 func pair(t *testing.T) (primary, backup *embedded.Broker) {
-	st := embedded.NewSharedStorage()
-	return broker(t, embedded.Options{Storage: st, Engine: embedded.EngineMini}),
-		broker(t, embedded.Options{Storage: st, Engine: embedded.EngineMini})
+	t.Helper()
+	return embeddedtest.Pair(t)
 }
 
 // writeConf writes a native-syntax factories.conf and returns its path.

@@ -21,17 +21,13 @@ import (
 	"time"
 
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 )
 
 func probeBroker(t *testing.T, opts embedded.Options) *embedded.Broker {
 	t.Helper()
 	opts.Engine = embedded.EngineMini
-	b, err := embedded.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return embeddedtest.Start(t, opts)
 }
 
 // row returns the table row of url, split on runs of spaces (the error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,11 +25,7 @@ const waitLimit = 20 * time.Second
 
 func brokerConf(t *testing.T) string {
 	t.Helper()
-	b, err := embedded.New(embedded.Options{Engine: embedded.EngineMini})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+	b := embeddedtest.Start(t, embedded.Options{Engine: embedded.EngineMini})
 	path := filepath.Join(t.TempDir(), "factories.conf")
 	conf := "[FTQueueConnectionFactory]\n  type = queue\n  url = " + b.URL() + "\n"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {

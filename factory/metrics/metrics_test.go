@@ -20,6 +20,7 @@ import (
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/factory/metrics"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 )
 
 func TestMain(m *testing.M) {
@@ -95,17 +96,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestScrapeThroughFailover(t *testing.T) {
-	store := embedded.NewSharedStorage()
-	var brokers []*embedded.Broker
-	for range 2 {
-		b, err := embedded.New(embedded.Options{Storage: store, Engine: embedded.EngineMini})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		brokers = append(brokers, b)
-	}
-	primary, backup := brokers[0], brokers[1]
+	primary, backup := embeddedtest.Pair(t)
 	// A dead URL first: the first connect fails once there.
 	dead, err := embedded.New(embedded.Options{Engine: embedded.EngineMini})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 )
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -25,12 +26,7 @@ func dial(t *testing.T, addr string) net.Conn {
 
 func brokerT(t *testing.T, o embedded.Options) *embedded.Broker {
 	t.Helper()
-	b, err := embedded.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return embeddedtest.Start(t, o)
 }
 
 func TestHandshakeNegotiatesHeartbeatsAndReceipts(t *testing.T) {

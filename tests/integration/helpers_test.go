@@ -14,6 +14,7 @@ import (
 
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 	"github.com/stompft/stompft/internal/leakcheck"
 )
 
@@ -102,12 +103,7 @@ func connect(t *testing.T, f *factory.Factory, name string, limit time.Duration,
 // broker starts an embedded broker closed at the end of the test.
 func broker(t *testing.T, opts embedded.Options) *embedded.Broker {
 	t.Helper()
-	b, err := embedded.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return embeddedtest.Start(t, opts)
 }
 
 // recorder collects a connection's events and lets a test wait for one.
