@@ -245,6 +245,10 @@ func TestModeAppliesToNewConnections(t *testing.T) {
 func TestRefuse(t *testing.T) {
 	p, _ := setup(t, nil)
 	old := dial(t, p.Addr())
+	// Established through the proxy first: a connection still in the
+	// kernel's accept queue when the listener closes is reset, as it would
+	// be by a real server closing its listener.
+	echo(t, old, "before")
 	if err := p.SetMode(Refuse); err != nil {
 		t.Fatal(err)
 	}
