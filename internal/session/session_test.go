@@ -99,38 +99,64 @@ func TestDeafPeerHandshakeEndsAtTheDeadline(t *testing.T) {
 	}
 }
 
-func TestSilentPeerEndsTheSessionByHeartbeat(t *testing.T) {
-	// A peer that answers CONNECT promising beats every 50 ms, then goes quiet.
+// scriptedPeer is a one-connection STOMP peer for faults no real broker
+// produces on demand: it answers CONNECT with connected, then runs serve.
+// It returns the address; the connection and listener close with the test.
+func scriptedPeer(t *testing.T, connected *frame.Frame, serve func(nc net.Conn, r *frame.Reader, w *frame.Writer)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	peerDone := make(chan struct{})
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var conn net.Conn
 	go func() {
-		defer close(peerDone)
+		defer close(done)
 		nc, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		mu.Lock()
+		conn = nc
+		mu.Unlock()
 		defer nc.Close()
-		r := frame.NewReader(nc)
+		r, w := frame.NewReader(nc), frame.NewWriter(nc)
 		if _, err := r.Read(); err != nil {
 			return
 		}
-		w := frame.NewWriter(nc)
-		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "50,0"))
-		buf := make([]byte, 1024)
-		for {
-			if _, err := nc.Read(buf); err != nil {
-				return
-			}
+		if err := w.Write(connected); err != nil {
+			return
 		}
+		serve(nc, r, w)
 	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		if conn != nil {
+			_ = conn.Close()
+		}
+		mu.Unlock()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+func TestSilentPeerEndsTheSessionByHeartbeat(t *testing.T) {
+	// A peer that answers CONNECT promising beats every 50 ms, then goes quiet.
+	addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "50,0"),
+		func(nc net.Conn, _ *frame.Reader, _ *frame.Writer) {
+			buf := make([]byte, 1024)
+			for {
+				if _, err := nc.Read(buf); err != nil {
+					return
+				}
+			}
+		})
 	ended := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{HeartBeatRecv: 50 * time.Millisecond, Grace: 2},
+	s, err := Connect(ctx, dial(t, addr), Config{HeartBeatRecv: 50 * time.Millisecond, Grace: 2},
 		Callbacks{End: func(err error) { ended <- err }})
 	if err != nil {
 		t.Fatal(err)
@@ -144,35 +170,19 @@ func TestSilentPeerEndsTheSessionByHeartbeat(t *testing.T) {
 		t.Fatal("silent peer not detected")
 	}
 	s.Close()
-	<-peerDone
 }
 
 func TestErrorFrameEndsTheSessionWithItsMessage(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		r := frame.NewReader(nc)
-		w := frame.NewWriter(nc)
-		if _, err := r.Read(); err != nil {
-			return
-		}
-		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2"))
-		if _, err := r.Read(); err != nil {
-			return
-		}
-		_ = w.Write(frame.New(frame.ERROR, frame.Message, "forbidden", frame.ReceiptId, "r9"))
-	}()
+	addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2"),
+		func(_ net.Conn, r *frame.Reader, w *frame.Writer) {
+			if _, err := r.Read(); err != nil {
+				return
+			}
+			_ = w.Write(frame.New(frame.ERROR, frame.Message, "forbidden", frame.ReceiptId, "r9"))
+		})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{}, Callbacks{})
+	s, err := Connect(ctx, dial(t, addr), Config{}, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,59 +203,37 @@ func TestErrorFrameEndsTheSessionWithItsMessage(t *testing.T) {
 // receipt: Close must not wait for it (the read loop re-arms its deadline
 // on every beat).
 func TestCloseReturnsWhileThePeerKeepsBeating(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	stop := make(chan struct{})
-	peerDone := make(chan struct{})
-	go func() {
-		defer close(peerDone)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		r := frame.NewReader(nc)
-		w := frame.NewWriter(nc)
-		if _, err := r.Read(); err != nil {
-			return
-		}
-		_ = w.Write(frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "5,0"))
-		var wmu sync.Mutex
-		go func() {
+	addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "5,0"),
+		func(_ net.Conn, r *frame.Reader, w *frame.Writer) {
+			var wmu sync.Mutex
+			go func() {
+				for {
+					f, err := r.Read()
+					if err != nil {
+						return
+					}
+					if f != nil && f.Command == frame.DISCONNECT {
+						wmu.Lock()
+						_ = w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, f.Header.Get(frame.Receipt)))
+						wmu.Unlock()
+					}
+				}
+			}()
+			// Beat back to back, so the read loop is nearly always between
+			// two reads, re-arming its deadline, when Close comes; stops when
+			// the test's cleanup closes the connection.
 			for {
-				f, err := r.Read()
+				wmu.Lock()
+				err := w.Write(nil)
+				wmu.Unlock()
 				if err != nil {
 					return
 				}
-				if f != nil && f.Command == frame.DISCONNECT {
-					wmu.Lock()
-					_ = w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, f.Header.Get(frame.Receipt)))
-					wmu.Unlock()
-				}
 			}
-		}()
-		// Beat back to back, so the read loop is nearly always between two
-		// reads, re-arming its deadline, when Close comes.
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			wmu.Lock()
-			err := w.Write(nil)
-			wmu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+		})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := Connect(ctx, dial(t, ln.Addr().String()), Config{HeartBeatRecv: 5 * time.Millisecond, Grace: 200}, Callbacks{})
+	s, err := Connect(ctx, dial(t, addr), Config{HeartBeatRecv: 5 * time.Millisecond, Grace: 200}, Callbacks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,6 +247,4 @@ func TestCloseReturnsWhileThePeerKeepsBeating(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Disconnect/Close hung while the peer kept beating")
 	}
-	close(stop)
-	<-peerDone
 }
