@@ -65,6 +65,8 @@ type Connection struct {
 	finalErr    error
 	closing     bool
 	lostAt      time.Time
+	lostEp      sequential.Endpoint // the endpoint of the last lost session
+	hasLost     bool
 	quit        chan struct{}   // closed by Close
 	ctx         context.Context // cancelled by Close: stops walks at once
 	cancel      context.CancelFunc
@@ -423,6 +425,7 @@ func (c *Connection) sessionEndedLocked(epoch uint64, err error) (lostURL string
 			c.ready = make(chan struct{})
 		}
 		c.lostAt = c.opts.Clock.Now()
+		c.lostEp, c.hasLost = c.cur, true
 		if !c.closing {
 			// Announced here, at the moment of loss, so that it precedes the
 			// reconnect whoever performs it (the supervisor, or a waiting

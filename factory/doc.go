@@ -76,7 +76,8 @@
 // soon as it answers: the old session is disconnected gracefully, so what
 // was confirmed stays confirmed and the rest is replayed; subscriptions move
 // too. With backup, a second session to the next URL is kept connected, so a
-// failover swaps to it without dialling.
+// failover swaps to it without dialling. The new spare for the broker just
+// lost waits reconnect_attempt_delay (at least 100 ms) from the loss.
 //
 // # Hot reload
 //

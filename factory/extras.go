@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/internal/session"
 	"github.com/stompft/stompft/sequential"
 )
@@ -134,6 +135,21 @@ func (c *Connection) standbyLoop() {
 			continue
 		}
 		def := c.def()
+		if wait := c.standbyHoldoff(*target, def); wait > 0 {
+			// The broker just lost will most likely refuse, and dialling it
+			// now would take CPU from the failover under way (the first
+			// send on the new session); come back once the wait is over.
+			t := c.opts.Clock.NewTimer(wait)
+			select {
+			case <-c.ctx.Done():
+				t.Stop()
+				return
+			case <-changed:
+			case <-t.C():
+			}
+			t.Stop()
+			continue
+		}
 		sess, err := c.dialOne(c.ctx, *target, def.Reconnect.Timeout)
 		if err != nil {
 			if attempts.Wait(c.ctx, c.opts.Clock, max(def.Reconnect.Delay, minProbeInterval)) != nil {
@@ -154,6 +170,19 @@ func (c *Connection) standbyLoop() {
 		}
 		c.log.WithField("url", target.String()).Debug("hot standby ready")
 	}
+}
+
+// standbyHoldoff is how long the standby loop must still wait before
+// dialling target: a spare on the endpoint just lost waits the reconnect
+// delay (at least minProbeInterval) from the moment of loss, like any
+// reconnect to it would.
+func (c *Connection) standbyHoldoff(target sequential.Endpoint, def *confparse.Factory) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.hasLost || target != c.lostEp {
+		return 0
+	}
+	return c.lostAt.Add(max(def.Reconnect.Delay, minProbeInterval)).Sub(c.opts.Clock.Now())
 }
 
 // takeSpare hands over a live spare, if there is one; a dead spare, or one

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -305,6 +307,62 @@ func TestHotStandbyFailsOverWithoutDialling(t *testing.T) {
 	}
 	if err := c.Send("/queue/standby", "", []byte("x"), stomp.SendOpt.Receipt); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After a failover the spare's next target is the broker just lost; the
+// standby loop waits the reconnect delay before dialling it, so that it
+// neither hammers a dead broker nor takes CPU from the failover itself.
+func TestHotStandbyWaitsTheReconnectDelayBeforeRediallingTheLostBroker(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	const delay = 300 * time.Millisecond
+	var mu sync.Mutex
+	var primaryDials []time.Time
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == primary.Addr() {
+			mu.Lock()
+			primaryDials = append(primaryDials, time.Now())
+			mu.Unlock()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	var keys []string
+	for _, k := range fastReconnect {
+		if !strings.HasPrefix(k, "reconnect_attempt_delay") {
+			keys = append(keys, k)
+		}
+	}
+	keys = append(keys, fmt.Sprintf("reconnect_attempt_delay = %d", delay.Milliseconds()), "backup = true")
+	rec := newRecorder()
+	f := load(t, conf(urls(primary, backup), keys...), rec.option(), WithDialer(dialer))
+	connect(t, f)
+	eventually(t, "the standby session", func() bool { return backup.Conns() == 1 })
+	primary.Kill()
+	lost, n := rec.wait(t, EventDisconnected, 0)
+	if ev, _ := rec.wait(t, EventReconnected, n); ev.URL != backup.URL() {
+		t.Fatalf("reconnected to %s", ev.URL)
+	}
+	// The lost broker is back at once; the new spare must still wait.
+	if err := primary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a spare on the restarted primary", func() bool { return primary.Conns() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	var after []time.Time
+	for _, d := range primaryDials {
+		if d.After(lost.Time) {
+			after = append(after, d)
+		}
+	}
+	if len(after) == 0 {
+		t.Fatal("no dial to the primary after the loss, yet a spare is on it")
+	}
+	// Slack for the instant between recording the loss and stamping its event.
+	if early := after[0].Sub(lost.Time); early < delay-20*time.Millisecond {
+		t.Fatalf("the spare redialled the lost broker %v after the loss; want at least the reconnect delay %v", early, delay)
 	}
 }
 
