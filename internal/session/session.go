@@ -278,14 +278,15 @@ func (s *Session) BytesOut() int64 { return s.bytesOut.Load() }
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Err is why the session ended (nil while it runs).
+// Err is why the session ended (nil while it runs). It is set from the
+// moment the session starts ending, before End runs: whoever sees End's
+// effects (under its own lock) also sees the cause here, though Done may
+// not be closed yet.
 func (s *Session) Err() error {
-	select {
-	case <-s.done:
+	if s.ending.Load() { // stored after err: reading err is safe
 		return s.err
-	default:
-		return nil
 	}
+	return nil
 }
 
 func (s *Session) end(err error) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,4 +248,33 @@ func TestCloseReturnsWhileThePeerKeepsBeating(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Disconnect/Close hung while the peer kept beating")
 	}
+}
+
+// The factory decides a send's fate from Err under its own lock, against
+// the loss End applied under the same lock: Err must already be set while
+// End runs, before Done closes (else a send written as the session died
+// waited for a receipt until its send timeout).
+func TestErrIsSetWhenEndRuns(t *testing.T) {
+	b := brokerT(t, embedded.Options{})
+	var sp atomic.Pointer[Session]
+	seen := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, b.Addr()), Config{}, Callbacks{End: func(error) {
+		seen <- sp.Load().Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Store(s)
+	b.Kill()
+	select {
+	case err := <-seen:
+		if err == nil {
+			t.Fatal("Err() was nil while End ran")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the session did not end")
+	}
+	s.Close()
 }
