@@ -32,6 +32,27 @@ func TestQuickThroughput(t *testing.T) {
 	}
 }
 
+// TestQuickFailover runs items 1 and 2 on the broker-host pairs: both
+// clients fail over and a row per item is printed.
+func TestQuickFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a broker process")
+	}
+	var out, progress bytes.Buffer
+	if err := run([]string{"-quick", "-only", "latency,standby"}, &out, &progress); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	table := out.String()
+	for _, want := range []string{"| 1 failover latency | embedded, RST", "| 2 hot standby | embedded, backup = true"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if strings.Contains(table, "**error**") {
+		t.Errorf("an item failed:\n%s\n%s", table, progress.String())
+	}
+}
+
 // TestUnknownItem is refused with the list of known items.
 func TestUnknownItem(t *testing.T) {
 	var out, progress bytes.Buffer

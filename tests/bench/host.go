@@ -23,8 +23,11 @@ import (
 // client's. It reads one command per line on stdin and answers one line,
 // "ok ..." or "err ...", on stdout:
 //
-//	start NAME tcp|tls BACKLOG   listen on 127.0.0.1:0 (BACKLOG 0 = the system default)
-//	kill NAME                    close the listener and reset (RST) every connection
+//	start NAME tcp|tls BACKLOG [ADDR]
+//	                             listen on ADDR, default 127.0.0.1:0 (BACKLOG 0 = the
+//	                             system default); answers the address
+//	kill NAME                    close the listener and reset (RST) every connection;
+//	                             answers the wall-clock time the resets were done, in Unix ns
 //	mark                         start the accept timeline at now
 //	accepts NAME                 accept times since mark, in µs, comma-separated
 //	conns NAME                   open connections
@@ -81,12 +84,34 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// listenBacklog listens on 127.0.0.1:0 with an explicit accept-queue length:
-// net.Listen always uses net.core.somaxconn.
-func listenBacklog(backlog int) (net.Listener, error) {
-	if backlog <= 0 {
-		return net.Listen("tcp", "127.0.0.1:0")
+// listen listens on addr (a restarted broker takes its old port back: a
+// moment after its listener closed the port can still be busy, so retry
+// briefly).
+func listen(addr string, backlog int) (net.Listener, error) {
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		ln, err = listenBacklog(addr, backlog)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+		<-time.After(20 * time.Millisecond)
 	}
+	return ln, err
+}
+
+// listenBacklog listens on addr (an IPv4 host:port) with an explicit
+// accept-queue length: net.Listen always uses net.core.somaxconn.
+func listenBacklog(addr string, backlog int) (net.Listener, error) {
+	if backlog <= 0 {
+		return net.Listen("tcp", addr)
+	}
+	ta, err := net.ResolveTCPAddr("tcp4", addr)
+	if err != nil {
+		return nil, err
+	}
+	sa := &syscall.SockaddrInet4{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To4())
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
@@ -95,7 +120,7 @@ func listenBacklog(backlog int) (net.Listener, error) {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("SO_REUSEADDR: %w", err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	if err := syscall.Bind(fd, sa); err != nil {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("bind: %w", err)
 	}
@@ -140,12 +165,16 @@ func serveBrokers(in io.Reader, out io.Writer, certFile, keyFile string) error {
 		}
 		switch f[0] {
 		case "start":
-			if len(f) != 4 {
-				reply("err usage: start NAME tcp|tls BACKLOG")
+			if len(f) != 4 && len(f) != 5 {
+				reply("err usage: start NAME tcp|tls BACKLOG [ADDR]")
 				continue
 			}
 			backlog, _ := strconv.Atoi(f[3])
-			ln, err := listenBacklog(backlog)
+			addr := "127.0.0.1:0"
+			if len(f) == 5 {
+				addr = f[4]
+			}
+			ln, err := listen(addr, backlog)
 			if err != nil {
 				reply("err %v", err)
 				continue
@@ -166,8 +195,7 @@ func serveBrokers(in io.Reader, out io.Writer, certFile, keyFile string) error {
 			reply("ok %s", ln.Addr())
 		case "kill":
 			if b := get(); b != nil {
-				b.kill()
-				reply("ok")
+				reply("ok %d", b.kill().UnixNano())
 			}
 		case "mark":
 			now := time.Now()
@@ -207,7 +235,8 @@ func serveBrokers(in io.Reader, out io.Writer, certFile, keyFile string) error {
 	return sc.Err()
 }
 
-func (b *hostBroker) kill() {
+// kill crashes the broker and returns the moment its connections were reset.
+func (b *hostBroker) kill() time.Time {
 	_ = b.ln.Close()
 	b.mu.Lock()
 	conns := make([]net.Conn, 0, len(b.conns))
@@ -219,8 +248,11 @@ func (b *hostBroker) kill() {
 		if tc, ok := c.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0)
 		}
+		// Returns once the socket is closed: the RST is out, and the
+		// server can neither read nor answer on it any more.
 		_ = c.Close()
 	}
+	return time.Now()
 }
 
 // quiet silences go-stomp's server.
@@ -311,6 +343,35 @@ func (h *host) do(format string, args ...any) (string, error) {
 // start starts a broker and returns its address.
 func (h *host) start(name, kind string, backlog int) (string, error) {
 	return h.do("start %s %s %d", name, kind, backlog)
+}
+
+// restart listens again on a killed broker's address.
+func (h *host) restart(name, addr string) error {
+	_, err := h.do("start %s tcp 0 %s", name, addr)
+	return err
+}
+
+// kill crashes a broker and returns when its connections were reset.
+func (h *host) kill(name string) (time.Time, error) {
+	s, err := h.do("kill %s", name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	ns, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("broker host: kill %s: %q", name, s)
+	}
+	// Wall-clock time: the host's monotonic clock is not ours.
+	return time.Unix(0, ns), nil
+}
+
+// conns is a broker's count of open connections.
+func (h *host) conns(name string) (int, error) {
+	s, err := h.do("conns %s", name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(s)
 }
 
 // cpu returns the host's CPU time so far.
