@@ -4,7 +4,7 @@
 //
 // # Usage
 //
-//	go run ./tests/bench                      # everything (about 4 minutes on 2 cores)
+//	go run ./tests/bench                      # everything (about 4-5 minutes on 2 cores)
 //	go run ./tests/bench -quick               # smaller counts, for a smoke run
 //	go run ./tests/bench -only throughput,latency
 //	go run ./tests/bench -amq                 # also the ActiveMQ pair (tests/brokers/up.sh first)
@@ -21,14 +21,26 @@
 //
 // # Processes
 //
-// Brokers that must not share the client's CPU or heap (throughput, memory,
-// storm) run in a second process: the bench binary re-executes itself with
-// -serve-brokers and drives it over stdin/stdout. Everything is started and
+// Brokers that must not share the client's CPU, heap or Go scheduler
+// (latency, standby, throughput, memory, storm) run in a second process:
+// the bench binary re-executes itself with -serve-brokers and drives it
+// over stdin/stdout (start, kill with RST and report the moment, restart on
+// the same address, count connections). The silent-failure item keeps its
+// brokers in process behind a blackholing proxy. Everything is started and
 // stopped by the command itself; only loopback addresses are used.
+//
+// # Failover trials
+//
+// For latency and standby on embedded brokers the application sends
+// receipt-confirmed messages back to back; a trial is the time from the
+// moment the broker's sockets were reset to the confirmation of the first
+// send issued after it, and fails if the client is still on the crashed
+// broker. The ActiveMQ pair is timed from the start of its kill script,
+// the client sending once the script has returned.
 //
 // # Figures, not assertions
 //
 // Timings are noisy on a shared machine, so nothing here is a test
-// assertion: the goals are printed next to the figures. The package's test
-// runs one quick item to keep the command working.
+// assertion: the goals are printed next to the figures. The package's
+// tests run the quick items to keep the command working.
 package main

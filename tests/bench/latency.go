@@ -345,7 +345,13 @@ func busyTrial(p pairEnv, c client, limit time.Duration, standby bool) (time.Dur
 		}
 	}()
 	// Crash mid-stream, not before the first send.
+	streaming := time.Now().Add(limit)
 	for n := 0; n < 10; {
+		if time.Now().After(streaming) {
+			close(stop)
+			<-done
+			return 0, fmt.Errorf("%d confirmed sends in %v before the crash, want 10", n, limit)
+		}
 		mu.Lock()
 		n = len(sends)
 		mu.Unlock()
