@@ -173,9 +173,9 @@ func (c *Connection) standbyLoop() {
 }
 
 // standbyHoldoff is how long the standby loop must still wait before
-// dialling target: a spare on the endpoint just lost waits the reconnect
-// delay (at least minProbeInterval) from the moment of loss, like any
-// reconnect to it would.
+// dialling target: a spare on the endpoint just lost waits, from the moment
+// of loss, the pause the loop takes after a failed dial (the reconnect
+// delay, at least minProbeInterval).
 func (c *Connection) standbyHoldoff(target sequential.Endpoint, def *confparse.Factory) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
