@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -537,7 +534,7 @@ func benchLatency(cfg config, rep *report) error {
 	}
 	// Tests of tests/brokers take this lock for the pair; so do we, so
 	// that nobody's test sees the pair crash under it.
-	unlock, err := lockPair(env.Dir(), 5*time.Minute)
+	unlock, err := env.LockPair(5 * time.Minute)
 	if err != nil {
 		rep.note("1 latency, ActiveMQ pair: skipped: %v", err)
 		return nil
@@ -638,33 +635,6 @@ func amqRun(cfg config, p *amqPair, trials int, limit time.Duration) (raw, ours 
 func hangNote(rep *report, item string, backup bool) {
 	if n := latencyHangs[backup]; n > 0 {
 		rep.note("item %s: in %d trials the go-stomp baseline lost the receipt of a send made as the connection died and waited out its receipt timeout (30 s by default, %v here); those trials are left out of its figures, which flatters the baseline", item, n, rawReceiptTimeout)
-	}
-}
-
-// lockPair takes the exclusive flock tests/brokers uses for the ActiveMQ
-// pair (locks/amq-master.lock), waiting up to timeout.
-func lockPair(dir string, timeout time.Duration) (func(), error) {
-	if err := os.MkdirAll(filepath.Join(dir, "locks"), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "locks", "amq-master.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				_ = f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			_ = f.Close()
-			return nil, fmt.Errorf("ActiveMQ pair lock held by a test for %v: %w", timeout, err)
-		}
-		<-time.After(100 * time.Millisecond)
 	}
 }
 

@@ -221,3 +221,16 @@ func TestRabbitHostHeader(t *testing.T) {
 		})
 	}
 }
+
+// LockPair is the lock a test takes for either pair member.
+func TestLockPairIsThePairTestLock(t *testing.T) {
+	e := &Env{vars: map[string]string{"STOMPFT_BROKERS_DIR": t.TempDir()}}
+	unlock, err := e.LockPair(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.lock(AMQMaster, 100*time.Millisecond); err == nil {
+		t.Fatal("a test's pair lock was taken while LockPair held it")
+	}
+	unlock()
+}

@@ -339,6 +339,13 @@ func (e *Env) heal(t testing.TB, names []string) {
 	}
 }
 
+// LockPair takes the lock tests hold while they use the ActiveMQ pair, so
+// that a program outside the tests (the bench) can crash the pair without
+// pulling it from under a test; it waits up to timeout.
+func (e *Env) LockPair(timeout time.Duration) (unlock func(), err error) {
+	return e.lock(AMQMaster, timeout)
+}
+
 // lock takes an exclusive flock on tests/.brokers/locks/<name>.lock, polling
 // until timeout, and returns its release function.
 func (e *Env) lock(name string, timeout time.Duration) (func(), error) {
