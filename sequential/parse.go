@@ -105,20 +105,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 // information (a password may itself contain ',' or '|', so splitting first
 // could echo part of it), an empty input and an overlong one.
 func checkWhole(s string) *ParseError {
-	if at := strings.IndexByte(s, '@'); at >= 0 {
-		// Userinfo runs from the "://" before the '@' to the last '@' of the
-		// element; a password may contain '@', ',' or '|'.
-		start := strings.LastIndex(s[:at], "://")
-		if start < 0 {
-			start = 0
-		} else {
-			start += 3
-		}
-		end := len(s)
-		if i := strings.Index(s[at:], "://"); i >= 0 {
-			end = at + i
-		}
-		last := start + strings.LastIndexByte(s[start:end], '@')
+	if start, last, ok := userinfo(s); ok {
 		elemStart := strings.LastIndexAny(s[:start], ",|") + 1
 		elemEnd := len(s)
 		if i := strings.IndexAny(s[last:], ",|"); i >= 0 {
@@ -148,27 +135,38 @@ func checkWhole(s string) *ParseError {
 func redactAll(s string) string {
 	var b strings.Builder
 	for {
-		at := strings.IndexByte(s, '@')
-		if at < 0 {
+		start, last, ok := userinfo(s)
+		if !ok {
 			b.WriteString(s)
 			return b.String()
 		}
-		start := strings.LastIndex(s[:at], "://")
-		if start < 0 {
-			start = 0
-		} else {
-			start += 3
-		}
-		end := len(s)
-		if i := strings.Index(s[at:], "://"); i >= 0 {
-			end = at + i
-		}
-		last := start + strings.LastIndexByte(s[start:end], '@')
 		b.WriteString(s[:start])
 		b.WriteString(redaction)
 		b.WriteByte('@')
 		s = s[last+1:]
 	}
+}
+
+// userinfo finds the first userinfo part of s: it runs from the "://"
+// before the first '@' (or the start of s) to the last '@' before the next
+// "://", since a password may contain '@', ',' or '|'. start is its first
+// byte, last the index of its closing '@'.
+func userinfo(s string) (start, last int, ok bool) {
+	at := strings.IndexByte(s, '@')
+	if at < 0 {
+		return 0, 0, false
+	}
+	start = strings.LastIndex(s[:at], "://")
+	if start < 0 {
+		start = 0
+	} else {
+		start += 3
+	}
+	end := len(s)
+	if i := strings.Index(s[at:], "://"); i >= 0 {
+		end = at + i
+	}
+	return start, start + strings.LastIndexByte(s[start:end], '@'), true
 }
 
 const spaces = " \t\r\n"
