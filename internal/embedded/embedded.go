@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3/server"
+	"github.com/go-stomp/stomp/v3/server/queue"
 )
 
 // Options configure a Broker.
@@ -67,6 +68,7 @@ type Broker struct {
 	accepted atomic.Int64
 	mini     *miniBroker    // the running EngineMini, if any
 	ownStore *SharedStorage // EngineMini's store when Options.Storage is nil
+	gs       *gostompRun    // the running EngineGoStomp, if any
 }
 
 // New starts a broker.
@@ -144,10 +146,12 @@ func (b *Broker) Start() error {
 		b.mini = startMini(b, tl, st)
 		return nil
 	}
-	srv := &server.Server{HeartBeat: b.opts.HeartBeat, Log: quietLogger{}}
+	var inner server.QueueStorage = queue.NewMemoryQueueStorage()
 	if b.opts.Storage != nil {
-		srv.QueueStorage = b.opts.Storage
+		inner = b.opts.Storage
 	}
+	b.gs = &gostompRun{store: &barrierStorage{QueueStorage: inner}, ln: tl}
+	srv := &server.Server{HeartBeat: b.opts.HeartBeat, Log: quietLogger{}, QueueStorage: b.gs.store}
 	if b.opts.Login != "" {
 		srv.Authenticator = auth{b.opts.Login, b.opts.Passcode}
 	}
@@ -160,9 +164,18 @@ const killSettle = 5 * time.Second
 
 // Kill simulates a crash: the listener closes and every open connection is
 // reset. It returns once the server has cleaned up each connection, so that
-// with a SharedStorage everything unacknowledged is back in the store (as it
-// is in a real shared store when the backup takes over). It is a no-op when
-// the broker is not running.
+// with a SharedStorage everything the broker acknowledged with a RECEIPT is
+// in the store and everything unacknowledged is back in it (as it is in a
+// real shared store when the backup takes over). It is a no-op when the
+// broker is not running. It waits at most a few seconds in all.
+//
+// With EngineGoStomp that takes a barrier: go-stomp's server sends a SEND's
+// RECEIPT before it hands the message to its request processor, and a
+// closing connection hands over its requeues without waiting for them, so
+// a message can still be on its way to the store when the connection is
+// gone. Kill therefore pushes one more request through the processor (a
+// SEND on an in-memory connection) and waits until the store sees it:
+// requests are processed in order, so everything before it is stored.
 func (b *Broker) Kill() {
 	b.mu.Lock()
 	if !b.running {
@@ -174,6 +187,13 @@ func (b *Broker) Kill() {
 	b.mini = nil
 	if mini != nil {
 		defer mini.stop() // after the connections are released
+	}
+	var bar *barrier
+	if b.gs != nil {
+		// Set before the listener closes: go-stomp's accept loop then
+		// takes this in-memory connection as its last one.
+		bar = b.gs.newBarrier()
+		b.gs = nil
 	}
 	_ = b.ln.Close()
 	conns := make([]*trackedConn, 0, len(b.conns))
@@ -189,12 +209,18 @@ func (b *Broker) Kill() {
 	}
 	deadline := time.NewTimer(killSettle)
 	defer deadline.Stop()
+	if bar != nil {
+		defer bar.close()
+	}
 	for _, c := range conns {
 		select {
 		case <-c.released:
 		case <-deadline.C:
 			return
 		}
+	}
+	if bar != nil {
+		bar.wait(b.opts, deadline.C)
 	}
 }
 
@@ -214,11 +240,20 @@ func (b *Broker) Conns() int {
 type trackingListener struct {
 	net.Listener
 	b *Broker
+
+	injectMu sync.Mutex
+	inject   net.Conn // handed out once when Accept fails (a Kill's barrier)
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
+		l.injectMu.Lock()
+		defer l.injectMu.Unlock()
+		if ic := l.inject; ic != nil {
+			l.inject = nil
+			return ic, nil
+		}
 		return nil, err
 	}
 	l.b.accepted.Add(1)

@@ -121,3 +121,33 @@ func TestDeafBrokerNeverAnswers(t *testing.T) {
 		t.Fatalf("want a read timeout, got %v", err)
 	}
 }
+
+// go-stomp's server answers a SEND's receipt before its request processor
+// has stored the message; Kill must still return only once every message
+// the broker acknowledged is in the store. A backlog of sends makes the
+// processor lag behind the receipt by many requests.
+func TestKillReturnsWithEveryReceiptedMessageStored(t *testing.T) {
+	const n = 300
+	st := NewSharedStorage()
+	b, err := New(Options{Storage: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := stomp.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n-1; i++ {
+		if err := c.Send("/queue/backlog", "text/plain", []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Send("/queue/backlog", "text/plain", []byte("last"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	b.Kill()
+	if got := st.Len("/queue/backlog"); got != n {
+		t.Fatalf("after Kill the store holds %d messages, want %d", got, n)
+	}
+}
