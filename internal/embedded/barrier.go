@@ -74,9 +74,9 @@ func (g *gostompRun) newBarrier() *barrier {
 	}
 	g.store.waiting[br.dest] = br.reached
 	g.store.mu.Unlock()
-	g.ln.injectMu.Lock()
+	g.ln.mu.Lock()
 	g.ln.inject = srv
-	g.ln.injectMu.Unlock()
+	g.ln.mu.Unlock()
 	go func() { // the server's answers (CONNECTED) must be read off the pipe
 		defer close(br.drained)
 		_, _ = io.Copy(io.Discard, cli)

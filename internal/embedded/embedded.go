@@ -27,7 +27,6 @@
 package embedded
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -62,13 +61,19 @@ type Broker struct {
 
 	mu       sync.Mutex
 	addr     string
-	ln       net.Listener
+	ln       *trackingListener
 	conns    map[*trackedConn]struct{}
+	frozen   chan struct{} // non-nil while frozen; closed by Thaw
+	parked   []net.Conn    // accepted while blackholed, never answered
 	running  bool
 	accepted atomic.Int64
-	mini     *miniBroker    // the running EngineMini, if any
-	ownStore *SharedStorage // EngineMini's store when Options.Storage is nil
-	gs       *gostompRun    // the running EngineGoStomp, if any
+
+	blackholed   atomic.Bool
+	muteReceipts atomic.Bool
+	cutNext      atomic.Bool
+	mini         *miniBroker    // the running EngineMini, if any
+	ownStore     *SharedStorage // EngineMini's store when Options.Storage is nil
+	gs           *gostompRun    // the running EngineGoStomp, if any
 }
 
 // New starts a broker.
@@ -113,22 +118,14 @@ func (b *Broker) Start() error {
 	if b.opts.Engine != EngineGoStomp && b.opts.Engine != EngineMini {
 		return fmt.Errorf("embedded broker: unknown engine %v", b.opts.Engine)
 	}
-	var ln net.Listener
-	var err error
-	// The port was ours a moment ago; a just-closed listener can take a moment
-	// to release it, so retry briefly.
-	for i := 0; i < 50; i++ {
-		ln, err = net.Listen("tcp", b.addr)
-		if err == nil || !errors.Is(err, errAddrInUse()) {
-			break
-		}
-		<-time.After(20 * time.Millisecond)
-	}
+	// The port was ours a moment ago; a just-closed listener can take a
+	// moment to release it: listenOn retries briefly.
+	ln, err := listenOn(b.addr)
 	if err != nil {
-		return fmt.Errorf("embedded broker: listen %s: %w", b.addr, err)
+		return err
 	}
 	b.addr = ln.Addr().String()
-	tl := &trackingListener{Listener: ln, b: b}
+	tl := &trackingListener{ln: ln, addr: ln.Addr(), b: b}
 	b.ln = tl
 	b.running = true
 	if b.opts.Deaf {
@@ -200,12 +197,15 @@ func (b *Broker) Kill() {
 	for c := range b.conns {
 		conns = append(conns, c)
 	}
+	b.thawLocked() // a crash ends a freeze
+	parked := b.parked
+	b.parked = nil
 	b.mu.Unlock()
+	for _, c := range parked {
+		rst(c)
+	}
 	for _, c := range conns {
-		if tc, ok := c.Conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		_ = c.Conn.Close()
+		c.kill()
 	}
 	deadline := time.NewTimer(killSettle)
 	defer deadline.Stop()
@@ -237,38 +237,6 @@ func (b *Broker) Conns() int {
 	return len(b.conns)
 }
 
-type trackingListener struct {
-	net.Listener
-	b *Broker
-
-	injectMu sync.Mutex
-	inject   net.Conn // handed out once when Accept fails (a Kill's barrier)
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		l.injectMu.Lock()
-		defer l.injectMu.Unlock()
-		if ic := l.inject; ic != nil {
-			l.inject = nil
-			return ic, nil
-		}
-		return nil, err
-	}
-	l.b.accepted.Add(1)
-	l.b.mu.Lock()
-	if !l.b.running {
-		l.b.mu.Unlock()
-		_ = c.Close()
-		return nil, net.ErrClosed
-	}
-	tc := &trackedConn{Conn: c, b: l.b, released: make(chan struct{})}
-	l.b.conns[tc] = struct{}{}
-	l.b.mu.Unlock()
-	return tc, nil
-}
-
 // serveDeaf accepts connections and never answers them.
 func (l *trackingListener) serveDeaf() {
 	for {
@@ -286,26 +254,6 @@ func (l *trackingListener) serveDeaf() {
 			}
 		}()
 	}
-}
-
-// trackedConn is what the server sees; its Close is the server's last act
-// on a connection (after requeueing what the client had not acknowledged).
-type trackedConn struct {
-	net.Conn
-	b        *Broker
-	once     sync.Once
-	released chan struct{}
-}
-
-func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.b.mu.Lock()
-		delete(c.b.conns, c)
-		c.b.mu.Unlock()
-		close(c.released)
-	})
-	return err
 }
 
 type auth struct{ login, passcode string }

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -341,7 +342,7 @@ func (m *miniBroker) handle(tc *trackedConn) {
 	session := m.prefix + "-s" + strconv.FormatUint(m.connSeq, 10)
 	m.mu.Unlock()
 	c := &miniConn{
-		m: m, tc: tc, r: frame.NewReader(tc.Conn), w: frame.NewWriter(tc.Conn),
+		m: m, tc: tc, r: frame.NewReader(tc), w: frame.NewWriter(tc),
 		session: session,
 		signal:  make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{}),
 		subs: map[string]*miniSub{}, acks: map[string]*miniDelivery{}, txs: map[string][]*frame.Frame{},
@@ -405,7 +406,7 @@ func (c *miniConn) run() (graceful bool) {
 	go c.writeLoop()
 	for {
 		if c.rx > 0 {
-			_ = c.tc.Conn.SetReadDeadline(time.Now().Add(2 * c.rx))
+			_ = c.tc.SetReadDeadline(time.Now().Add(2 * c.rx))
 		}
 		f, err := c.r.Read()
 		if err != nil {
@@ -464,8 +465,30 @@ func (c *miniConn) queue(f *frame.Frame) {
 }
 
 func (c *miniConn) writeDirect(f *frame.Frame) error {
-	_ = c.tc.Conn.SetWriteDeadline(time.Now().Add(miniWriteTimeout))
+	b := c.m.b
+	if f != nil && f.Command == frame.RECEIPT && b.muteReceipts.Load() {
+		return nil
+	}
+	_ = c.tc.SetWriteDeadline(time.Now().Add(miniWriteTimeout))
+	if f != nil && b.cutNext.CompareAndSwap(true, false) {
+		return c.writeHalf(f)
+	}
 	return c.w.Write(f)
+}
+
+// errCut ends a connection whose frame was cut by CutNextFrame.
+var errCut = errors.New("embedded broker: frame cut in the middle")
+
+// writeHalf writes the first half of f, then closes the connection (FIN):
+// the client reads a partial frame, then EOF.
+func (c *miniConn) writeHalf(f *frame.Frame) error {
+	var buf bytes.Buffer
+	if err := frame.NewWriter(&buf).Write(f); err != nil {
+		return err
+	}
+	_, _ = c.tc.Write(buf.Bytes()[:buf.Len()/2])
+	_ = c.tc.Conn.Close()
+	return errCut
 }
 
 // writeLoop is the only writer once CONNECTED is sent; it also sends the

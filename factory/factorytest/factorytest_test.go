@@ -1,0 +1,389 @@
+package factorytest_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/stompft/stompft/factory"
+	"github.com/stompft/stompft/factory/factorytest"
+	"github.com/stompft/stompft/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// waitLimit bounds every wait; quiet is how long a silence must last to
+// count as "nothing came".
+const (
+	waitLimit = 10 * time.Second
+	quiet     = 300 * time.Millisecond
+)
+
+// client is a raw STOMP client on a real socket, so that each test sees
+// exactly what goes over the wire.
+type client struct {
+	t  *testing.T
+	nc net.Conn
+	r  *frame.Reader
+	w  *frame.Writer
+}
+
+func dial(t *testing.T, addr string) *client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	return &client{t: t, nc: nc, r: frame.NewReader(bufio.NewReader(nc)), w: frame.NewWriter(nc)}
+}
+
+// connect dials and completes CONNECT/CONNECTED.
+func connect(t *testing.T, addr string, headers ...string) *client {
+	t.Helper()
+	c := dial(t, addr)
+	c.send(frame.CONNECT, append([]string{"accept-version", "1.2", "host", "/"}, headers...)...)
+	if f := c.read(); f.Command != frame.CONNECTED {
+		t.Fatalf("got %s, want CONNECTED", f.Command)
+	}
+	return c
+}
+
+func (c *client) send(cmd string, headers ...string) {
+	c.t.Helper()
+	f := frame.New(cmd, headers...)
+	if cmd == frame.SEND {
+		f.Body = []byte("body")
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(waitLimit))
+	if err := c.w.Write(f); err != nil {
+		c.t.Fatalf("write %s: %v", cmd, err)
+	}
+}
+
+// next reads the next frame (heart-beats skipped) within d.
+func (c *client) next(d time.Duration) (*frame.Frame, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	for {
+		f, err := c.r.Read()
+		if err != nil || f != nil {
+			return f, err
+		}
+	}
+}
+
+func (c *client) read() *frame.Frame {
+	c.t.Helper()
+	f, err := c.next(waitLimit)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	return f
+}
+
+// silent checks that nothing (not even an error) comes within quiet.
+func (c *client) silent(what string) {
+	c.t.Helper()
+	f, err := c.next(quiet)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		c.t.Fatalf("%s: want silence, got frame %v, error %v", what, f, err)
+	}
+}
+
+func refused(t *testing.T, addr string) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err == nil {
+		_ = nc.Close()
+		t.Fatalf("dial %s succeeded; want connection refused", addr)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v; want connection refused", addr, err)
+	}
+}
+
+func TestKillResetsAndRestartComesBackWithTheQueue(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	addr := b.Addr()
+	c := connect(t, addr)
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
+	if f := c.read(); f.Command != frame.RECEIPT {
+		t.Fatalf("got %s, want RECEIPT", f.Command)
+	}
+	b.Kill()
+	if _, err := c.next(waitLimit); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("after Kill: %v; want connection reset", err)
+	}
+	refused(t, addr)
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Addr() != addr {
+		t.Fatalf("Restart moved the broker from %s to %s", addr, b.Addr())
+	}
+	if n := b.Queued("/queue/q"); n != 1 {
+		t.Fatalf("Queued = %d after restart, want 1", n)
+	}
+	c2 := connect(t, addr)
+	c2.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/q")
+	if f := c2.read(); f.Command != frame.MESSAGE || string(f.Body) != "body" {
+		t.Fatalf("got %s %q, want the stored MESSAGE", f.Command, f.Body)
+	}
+}
+
+func TestRefuseKeepsOpenConnections(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	c := connect(t, b.Addr())
+	b.Refuse()
+	refused(t, b.Addr())
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
+	if f := c.read(); f.Command != frame.RECEIPT {
+		t.Fatalf("open connection after Refuse: got %s, want RECEIPT", f.Command)
+	}
+	if err := b.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, b.Addr())
+}
+
+func TestBlackholeAcceptsAndNeverAnswers(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	open := connect(t, b.Addr())
+	b.Blackhole()
+	held := dial(t, b.Addr()) // the dial succeeds
+	held.send(frame.CONNECT, "accept-version", "1.2", "host", "/")
+	held.silent("CONNECT to a blackholed broker")
+	open.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
+	if f := open.read(); f.Command != frame.RECEIPT {
+		t.Fatalf("open connection during Blackhole: got %s, want RECEIPT", f.Command)
+	}
+	if err := b.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.next(waitLimit); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("held connection after Heal: %v; want connection reset", err)
+	}
+	connect(t, b.Addr())
+}
+
+func TestFreezeIsSilentAndThawServesWhatCameMeanwhile(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t, factorytest.WithHeartBeat(50*time.Millisecond))
+	c := connect(t, b.Addr(), "heart-beat", "0,50")
+	b.Freeze()
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
+	c.silent("frozen broker") // no heart-beat, no receipt, no RST, no FIN
+	late := dial(t, b.Addr())
+	late.send(frame.CONNECT, "accept-version", "1.2", "host", "/")
+	late.silent("CONNECT to a frozen broker")
+	b.Thaw()
+	if f := c.read(); f.Command != frame.RECEIPT || f.Header.Get("receipt-id") != "r1" {
+		t.Fatalf("after Thaw: got %s %v, want RECEIPT r1", f.Command, f.Header)
+	}
+	if f := late.read(); f.Command != frame.CONNECTED {
+		t.Fatalf("after Thaw: got %s, want CONNECTED", f.Command)
+	}
+	if n := b.Queued("/queue/q"); n != 1 {
+		t.Fatalf("Queued = %d, want 1", n)
+	}
+}
+
+func TestKillEndsAFreeze(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	c := connect(t, b.Addr())
+	b.Freeze()
+	b.Kill()
+	if _, err := c.next(waitLimit); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("after Freeze then Kill: %v; want connection reset", err)
+	}
+}
+
+func TestMuteReceiptsStillDoesTheWork(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	c := connect(t, b.Addr())
+	b.MuteReceipts()
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
+	c.silent("muted receipt")
+	if n := b.Queued("/queue/q"); n != 1 {
+		t.Fatalf("Queued = %d, want 1: the SEND is stored though its receipt is muted", n)
+	}
+	if err := b.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r2")
+	if f := c.read(); f.Header.Get("receipt-id") != "r2" {
+		t.Fatalf("after Heal: got %s %v, want RECEIPT r2", f.Command, f.Header)
+	}
+}
+
+func TestCutMidFrame(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+
+	t.Run("CONNECTED", func(t *testing.T) {
+		b.CutMidFrame()
+		c := dial(t, b.Addr())
+		c.send(frame.CONNECT, "accept-version", "1.2", "host", "/")
+		_ = c.nc.SetReadDeadline(time.Now().Add(waitLimit))
+		got, err := io.ReadAll(c.nc)
+		if err != nil {
+			t.Fatalf("read until EOF: %v", err)
+		}
+		if len(got) == 0 || !strings.HasPrefix("CONNECTED\n", string(got[:min(len(got), 10)])) ||
+			strings.Contains(string(got), "\x00") {
+			t.Fatalf("got %q, want the first part of a CONNECTED frame, no NUL", got)
+		}
+		connect(t, b.Addr()) // cut once: the next connection is whole
+	})
+
+	t.Run("MESSAGE is redelivered", func(t *testing.T) {
+		p := connect(t, b.Addr())
+		p.send(frame.SEND, "destination", "/queue/cut", "receipt", "r")
+		p.read()
+		c := connect(t, b.Addr())
+		b.CutMidFrame()
+		c.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/cut", "ack", "client-individual")
+		if _, err := c.next(waitLimit); err == nil {
+			t.Fatal("read a whole frame; want it cut")
+		}
+		c2 := connect(t, b.Addr())
+		c2.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/cut", "ack", "client-individual")
+		f := c2.read()
+		if f.Command != frame.MESSAGE || f.Header.Get("redelivered") != "true" {
+			t.Fatalf("got %s %v, want the cut MESSAGE redelivered", f.Command, f.Header)
+		}
+	})
+}
+
+func TestWithHeartBeatIsOfferedAndEnforcedAsAMinimum(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t, factorytest.WithHeartBeat(40*time.Millisecond))
+	c := dial(t, b.Addr())
+	c.send(frame.CONNECT, "accept-version", "1.2", "host", "/", "heart-beat", "0,10")
+	f := c.read()
+	if got := f.Header.Get("heart-beat"); got != "40,40" {
+		t.Fatalf("CONNECTED heart-beat %q, want 40,40", got)
+	}
+	// The client asked for beats every 10 ms; the broker sends every 40.
+	_ = c.nc.SetReadDeadline(time.Now().Add(waitLimit))
+	buf := make([]byte, 1)
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		if _, err := io.ReadFull(c.nc, buf); err != nil || buf[0] != '\n' {
+			t.Fatalf("heart-beat %d: %q, %v", i, buf, err)
+		}
+	}
+	if d := time.Since(start); d < 80*time.Millisecond {
+		t.Fatalf("3 heart-beats in %v: faster than every 40ms", d)
+	}
+	if _, err := factorytest.StartBroker(factorytest.WithHeartBeat(time.Microsecond)); err == nil ||
+		!strings.Contains(err.Error(), "1ms") {
+		t.Fatalf("WithHeartBeat(1µs): %v, want an error naming the 1ms minimum", err)
+	}
+}
+
+func TestWithCredentials(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t, factorytest.WithCredentials("app", "s3cret"))
+	c := dial(t, b.Addr())
+	c.send(frame.CONNECT, "accept-version", "1.2", "host", "/", "login", "app", "passcode", "wrong")
+	if f := c.read(); f.Command != frame.ERROR {
+		t.Fatalf("wrong passcode: got %s, want ERROR", f.Command)
+	}
+	connect(t, b.Addr(), "login", "app", "passcode", "s3cret")
+
+	cfg, err := b.Config("Orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := factory.New(cfg, factory.WithWatch(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	conn, err := f.CreateConnection("Orders")
+	if err != nil {
+		t.Fatalf("Config's credentials: %v", err)
+	}
+	_ = conn.Close()
+}
+
+func TestConfExtraLinesReplaceOrAppend(t *testing.T) {
+	b := factorytest.NewBroker(t)
+	got := b.Conf("F", "reconnect_attempt_count = 3", "send_timeout = 500")
+	for _, want := range []string{"[F]\n", "url = " + b.URL() + "\n", "reconnect_attempt_count = 3\n", "send_timeout = 500\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Conf lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Count(got, "reconnect_attempt_count") != 1 {
+		t.Errorf("reconnect_attempt_count not replaced:\n%s", got)
+	}
+	if _, err := b.Config("F", "no_such_key = 1"); err == nil {
+		t.Error("Config accepted an unknown key")
+	}
+}
+
+// The scenario the kit exists for: a factory connected to a pair loses
+// the primary and carries on on the backup, without losing a message.
+func TestPairFailoverWithTheFactory(t *testing.T) {
+	leakcheck.Check(t)
+	pair := factorytest.NewPair(t)
+	cfg, err := pair.Config("Orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reconnected := make(chan string, 1)
+	f, err := factory.New(cfg, factory.WithWatch(false), factory.WithEventHandler(func(e factory.Event) {
+		if e.Kind == factory.EventReconnected {
+			select {
+			case reconnected <- e.URL:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	conn, err := f.CreateConnection("Orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if err := conn.Send("/queue/orders", "text/plain", []byte("1"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	if pair.Primary.Conns() != 1 || pair.Backup.Conns() != 0 {
+		t.Fatalf("conns primary=%d backup=%d, want 1 and 0", pair.Primary.Conns(), pair.Backup.Conns())
+	}
+	pair.Primary.Kill()
+	if err := conn.Send("/queue/orders", "text/plain", []byte("2"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatalf("send after the primary died: %v", err)
+	}
+	select {
+	case u := <-reconnected:
+		if u != pair.Backup.URL() {
+			t.Fatalf("reconnected to %s, want the backup %s", u, pair.Backup.URL())
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no EventReconnected")
+	}
+	if n := pair.Backup.Queued("/queue/orders"); n != 2 {
+		t.Fatalf("the backup holds %d messages, want 2", n)
+	}
+}
