@@ -8,15 +8,19 @@ import (
 
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/factory"
+	"github.com/stompft/stompft/factory/factorytest"
 	"github.com/stompft/stompft/factory/metrics"
-	"github.com/stompft/stompft/internal/embedded"
 )
 
 // Metrics for a factory: pass the observer when making the factory, watch
 // it, and scrape the registry (here read directly; in an application serve
 // it with promhttp.HandlerFor).
 func Example() {
-	broker, _ := embedded.New(embedded.Options{Engine: embedded.EngineMini})
+	broker, err := factorytest.StartBroker() // an in-process broker for the example
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer broker.Close()
 	cfg, err := confparse.Parse("example.conf", []byte("[Orders]\n  type = queue\n  url = "+broker.URL()+"\n"))
 	if err != nil {
