@@ -23,8 +23,9 @@
 // Every EMS key (type, url, clientID, connect_attempt_*, reconnect_attempt_*,
 // metric, ssl_*), the STOMP keys (login, passcode, passcode_file, vhost,
 // heartbeat, heartbeat_grace), the failover extensions and the scheduler
-// limits are listed with their defaults and origins in the README (section "factories.conf reference");
-// Keys returns their names. Times are milliseconds when bare integers; Go
+// limits are listed with their defaults, origins and when an edit takes
+// effect in docs/keys.md, a table generated (go generate) from KeyDocs, the
+// parser's own key registry; Keys returns their names. Times are milliseconds when bare integers; Go
 // durations ("1.5s") are accepted too. An attempt count of -1 means forever.
 // Values below EMS's documented minimums are accepted with a warning
 // (delays and timeouts as written, a count of 0 as 1). EMS keys

@@ -14,14 +14,21 @@ type Setting struct {
 
 // Settings lists every effective setting of the factory, defaults filled
 // in, in the order of the reference table, for people to read: durations
-// as Go durations, counts of -1 as "-1 (forever)", a zero timeout as
-// "0 (none)". The ssl_* keys are listed for ssl:// factories only. A
+// as Go durations, counts of -1 as "-1 (forever)", a zero time as
+// "0 (none)", except an attempt timeout, whose 0 means DefaultAttemptTimeout
+// and prints as that limit: what will happen, not what was written. The ssl_* keys are listed for ssl:// factories only. A
 // passcode shows as ****** when set, "" when not.
 func (f *Factory) Settings() []Setting {
 	d := func(x time.Duration) string { return x.String() }
 	none := func(x time.Duration) string {
 		if x == 0 {
 			return "0 (none)"
+		}
+		return x.String()
+	}
+	attempt := func(x time.Duration) string {
+		if x == 0 {
+			return DefaultAttemptTimeout.String()
 		}
 		return x.String()
 	}
@@ -43,10 +50,10 @@ func (f *Factory) Settings() []Setting {
 		{"clientID", f.ClientID},
 		{"connect_attempt_count", count(f.Connect.Count)},
 		{"connect_attempt_delay", d(f.Connect.Delay)},
-		{"connect_attempt_timeout", none(f.Connect.Timeout)},
+		{"connect_attempt_timeout", attempt(f.Connect.Timeout)},
 		{"reconnect_attempt_count", count(f.Reconnect.Count)},
 		{"reconnect_attempt_delay", d(f.Reconnect.Delay)},
-		{"reconnect_attempt_timeout", none(f.Reconnect.Timeout)},
+		{"reconnect_attempt_timeout", attempt(f.Reconnect.Timeout)},
 		{"metric", string(f.Metric)},
 	}
 	if f.URLs != nil && f.URLs.Scheme() == "ssl" {

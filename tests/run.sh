@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The project's one test command (README: "Run every test").
 #
-#   1. go vet and a gofmt check
+#   1. go vet, a gofmt check and a `go mod tidy -diff` check, in every module
 #   2. tests/brokers/up.sh: installs (apt-get, if missing) and starts the real
 #      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ
-#   3. go test -race ./... with STOMPFT_REAL_BROKERS=1 and their addresses
+#   3. go test -race ./... in every module, with STOMPFT_REAL_BROKERS=1 and
+#      the brokers' addresses
 #   4. tests/brokers/down.sh: stops exactly the processes up.sh started,
 #      ALWAYS (trap), even when a step fails or the run is interrupted
-#   5. a short fuzz pass: every Fuzz target of the module, FUZZTIME each
+#   5. a short fuzz pass: every Fuzz target of every module, FUZZTIME each
+#
+# Modules: the library (the root go.mod) and the nested modules that hold the
+# benchmark and storm programs (tests/bench, tests/storm: their plotting
+# dependencies stay out of the library's go.mod). Every go.mod below the root
+# is found and checked on its own (GOWORK=off), so each one is complete;
+# go.work only lets `go run ./tests/bench` work from the root.
 #
 # Runs non-interactively (CI=true, no stdin, root on Debian 12). Exits
 # non-zero if any step failed; every step runs even after a failure, so one
@@ -35,8 +42,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "!! interrupted"; exit 130' INT TERM HUP
 
-step "go vet ./..."
-go vet ./... || fail "go vet"
+# Every module of the repository: ".", then the nested ones.
+mapfile -t modules < <(find . -name go.mod -not -path './tests/.brokers/*' -not -path '*/testdata/*' -printf '%h\n' | sort)
+# inmod MODULE CMD...: run CMD in the module's directory, outside the workspace.
+inmod() { (cd "$1" && shift && GOWORK=off "$@"); }
+
+for m in "${modules[@]}"; do
+	step "go vet ./... (module $m)"
+	inmod "$m" go vet ./... || fail "go vet ($m)"
+done
+
+for m in "${modules[@]}"; do
+	step "go mod tidy -diff (module $m)"
+	inmod "$m" go mod tidy -diff || fail "go mod tidy ($m): run go mod tidy there"
+done
 
 step "gofmt -l"
 # Tracked and new (not ignored) files: the lead commits new files later.
@@ -62,14 +81,16 @@ else
 	fi
 fi
 
-step "go test -race -count=1 ./... (real brokers: $([ $real = 1 ] && echo yes || echo no))"
-if [ $real = 1 ]; then
-	# shellcheck disable=SC1091
-	(set -a && . "${STOMPFT_BROKERS_DIR:-tests/.brokers}/env" && export STOMPFT_REAL_BROKERS=1 &&
-		go test -race -count=1 -timeout 30m ./...) || fail "go test"
-else
-	(unset STOMPFT_REAL_BROKERS && go test -race -count=1 -timeout 30m ./...) || fail "go test"
-fi
+for m in "${modules[@]}"; do
+	step "go test -race -count=1 ./... (module $m; real brokers: $([ $real = 1 ] && echo yes || echo no))"
+	if [ $real = 1 ]; then
+		# shellcheck disable=SC1091
+		(set -a && . "$(realpath "${STOMPFT_BROKERS_DIR:-tests/.brokers}")/env" && export STOMPFT_REAL_BROKERS=1 &&
+			inmod "$m" go test -race -count=1 -timeout 30m ./...) || fail "go test ($m)"
+	else
+		(unset STOMPFT_REAL_BROKERS && inmod "$m" go test -race -count=1 -timeout 30m ./...) || fail "go test ($m)"
+	fi
+done
 
 cleanup
 if [ $real = 1 ]; then
@@ -87,29 +108,31 @@ if [ "${STOMPFT_SKIP_FUZZ:-}" = 1 ]; then
 else
 	fuzztime=${STOMPFT_FUZZTIME:-10s}
 	step "fuzz pass: every Fuzz target, $fuzztime each"
-	# `go test -list` prints a package's test names, then "ok <pkg> ...".
-	targets=()
-	names=()
-	listing=$(go test -list '^Fuzz' ./... 2>&1) || {
-		echo "$listing" | grep -v '^ok\|^Fuzz\|no test files'
-		fail "go test -list (fuzz targets of the failing packages are not run)"
-	}
-	while IFS= read -r line; do
-		case $line in
-		Fuzz*) names+=("$line") ;;
-		ok*)
-			pkg=$(awk '{print $2}' <<<"$line")
-			for n in ${names[@]+"${names[@]}"}; do targets+=("$pkg $n"); done
-			names=()
-			;;
-		*) names=() ;;
-		esac
-	done <<<"$listing"
-	echo "${#targets[@]} fuzz targets"
-	for tgt in ${targets[@]+"${targets[@]}"}; do
-		pkg=${tgt% *} name=${tgt#* }
-		echo "-- $pkg $name"
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime="$fuzztime" "$pkg" || fail "fuzz $pkg $name"
+	for m in "${modules[@]}"; do
+		# `go test -list` prints a package's test names, then "ok <pkg> ...".
+		targets=()
+		names=()
+		listing=$(inmod "$m" go test -list '^Fuzz' ./... 2>&1) || {
+			echo "$listing" | grep -v '^ok\|^Fuzz\|no test files'
+			fail "go test -list in $m (fuzz targets of the failing packages are not run)"
+		}
+		while IFS= read -r line; do
+			case $line in
+			Fuzz*) names+=("$line") ;;
+			ok*)
+				pkg=$(awk '{print $2}' <<<"$line")
+				for n in ${names[@]+"${names[@]}"}; do targets+=("$pkg $n"); done
+				names=()
+				;;
+			*) names=() ;;
+			esac
+		done <<<"$listing"
+		echo "module $m: ${#targets[@]} fuzz targets"
+		for tgt in ${targets[@]+"${targets[@]}"}; do
+			pkg=${tgt% *} name=${tgt#* }
+			echo "-- $pkg $name"
+			inmod "$m" go test -run '^$' -fuzz "^${name}\$" -fuzztime="$fuzztime" "$pkg" || fail "fuzz $pkg $name"
+		done
 	done
 fi
 
