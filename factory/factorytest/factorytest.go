@@ -230,6 +230,11 @@ func (b *Broker) MuteReceipts() { b.eb.SetMuteReceipts(true) }
 // happened yet.
 func (b *Broker) CutMidFrame() { b.eb.CutNextFrame() }
 
+// Running reports whether the broker is up: false after Kill or Close,
+// true again after Restart. A refused, blackholed or frozen broker is
+// running.
+func (b *Broker) Running() bool { return b.eb.Running() }
+
 // Conns returns the number of client connections the broker is serving
 // (connections held by Blackhole are not counted).
 func (b *Broker) Conns() int { return b.eb.Conns() }
