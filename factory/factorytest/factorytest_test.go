@@ -387,3 +387,21 @@ func TestPairFailoverWithTheFactory(t *testing.T) {
 		t.Fatalf("the backup holds %d messages, want 2", n)
 	}
 }
+
+// A frozen broker takes nothing from a shared store: a message sent to the
+// backup while the primary is frozen goes to the backup's consumer, not to
+// a subscription on the frozen primary.
+func TestFrozenPrimaryTakesNothingFromTheSharedStore(t *testing.T) {
+	leakcheck.Check(t)
+	pair := factorytest.NewPair(t)
+	onPrimary := connect(t, pair.Primary.Addr())
+	onPrimary.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/q", "ack", "client-individual", "receipt", "sub")
+	onPrimary.read() // the subscription is in place
+	pair.Primary.Freeze()
+	onBackup := connect(t, pair.Backup.Addr())
+	onBackup.send(frame.SEND, "destination", "/queue/q")
+	onBackup.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/q", "ack", "client-individual")
+	if f := onBackup.read(); f.Command != frame.MESSAGE {
+		t.Fatalf("backup consumer got %s, want the MESSAGE", f.Command)
+	}
+}
