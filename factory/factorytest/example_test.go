@@ -116,3 +116,30 @@ func ExampleBroker_Restart() {
 	// send after the restart: <nil>
 	// queued: 2
 }
+
+// A primary that accepts connections and never answers: the connection
+// gives up on it after connect_attempt_timeout and takes the backup.
+func ExampleBroker_Blackhole() {
+	pair, err := factorytest.StartPair()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pair.Close()
+	pair.Primary.Blackhole()
+
+	cfg, _ := pair.Config("Orders", "connect_attempt_timeout = 200")
+	f, _ := factory.New(cfg)
+	defer f.Close()
+	conn, err := f.CreateConnection("Orders")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	fmt.Println("connections on the primary:", pair.Primary.Conns())
+	fmt.Println("connections on the backup:", pair.Backup.Conns())
+	// Output:
+	// connections on the primary: 0
+	// connections on the backup: 1
+}
