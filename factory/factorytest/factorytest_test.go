@@ -405,3 +405,68 @@ func TestFrozenPrimaryTakesNothingFromTheSharedStore(t *testing.T) {
 		t.Fatalf("backup consumer got %s, want the MESSAGE", f.Command)
 	}
 }
+
+// The broker takes client acknowledgements (go-stomp's own server stalls
+// after the first message), NACKs, transactions, and redelivers what a
+// consumer had not acknowledged when it went away.
+func TestAcksNacksTransactionsRedelivery(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	p := connect(t, b.Addr())
+	receipt := func(c *client, id string) {
+		t.Helper()
+		if f := c.read(); f.Command != frame.RECEIPT || f.Header.Get("receipt-id") != id {
+			t.Fatalf("got %s %v, want RECEIPT %s", f.Command, f.Header, id)
+		}
+	}
+
+	// A transaction aborted sends nothing; one committed sends its messages.
+	p.send(frame.BEGIN, "transaction", "t1")
+	p.send(frame.SEND, "destination", "/queue/q", "transaction", "t1")
+	p.send(frame.ABORT, "transaction", "t1", "receipt", "abort")
+	receipt(p, "abort")
+	if n := b.Queued("/queue/q"); n != 0 {
+		t.Fatalf("Queued = %d after ABORT, want 0", n)
+	}
+	p.send(frame.BEGIN, "transaction", "t2")
+	for i := 0; i < 3; i++ {
+		p.send(frame.SEND, "destination", "/queue/q", "transaction", "t2")
+	}
+	p.send(frame.COMMIT, "transaction", "t2", "receipt", "commit")
+	receipt(p, "commit")
+	if n := b.Queued("/queue/q"); n != 3 {
+		t.Fatalf("Queued = %d after COMMIT, want 3", n)
+	}
+
+	// client-individual: every message comes and each is acked alone; a
+	// NACK sends the message again, marked redelivered.
+	c := connect(t, b.Addr())
+	c.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/q", "ack", "client-individual")
+	var acks []string
+	for i := 0; i < 3; i++ {
+		f := c.read()
+		if f.Command != frame.MESSAGE {
+			t.Fatalf("message %d: got %s", i, f.Command)
+		}
+		acks = append(acks, f.Header.Get("ack"))
+	}
+	c.send(frame.NACK, "id", acks[0])
+	if f := c.read(); f.Header.Get("redelivered") != "true" {
+		t.Fatalf("after NACK: got %s %v, want the message redelivered", f.Command, f.Header)
+	} else {
+		acks[0] = f.Header.Get("ack")
+	}
+	c.send(frame.ACK, "id", acks[0])
+	c.send(frame.ACK, "id", acks[1], "receipt", "acked")
+	receipt(c, "acked")
+
+	// The third was never acknowledged: when the consumer goes, it is
+	// redelivered to the next one.
+	_ = c.nc.Close()
+	c2 := connect(t, b.Addr())
+	c2.send(frame.SUBSCRIBE, "id", "s", "destination", "/queue/q", "ack", "client")
+	if f := c2.read(); f.Command != frame.MESSAGE || f.Header.Get("redelivered") != "true" {
+		t.Fatalf("next consumer: got %s %v, want the unacked message redelivered", f.Command, f.Header)
+	}
+	c2.silent("only the unacknowledged message")
+}
