@@ -27,9 +27,13 @@ func ExampleNewPair() {
 		fmt.Println(err)
 		return
 	}
+	reconnected := make(chan string, 1) // events come on their own goroutine
 	f, err := factory.New(cfg, factory.WithEventHandler(func(e factory.Event) {
 		if e.Kind == factory.EventReconnected {
-			fmt.Println("reconnected to the backup:", e.URL == pair.Backup.URL())
+			select {
+			case reconnected <- e.URL:
+			default:
+			}
 		}
 	}))
 	if err != nil {
@@ -48,10 +52,11 @@ func ExampleNewPair() {
 	pair.Primary.Kill() // the primary crashes
 	err = conn.Send("/queue/orders", "text/plain", []byte("order 2"), stomp.SendOpt.Receipt)
 	fmt.Println("send after the crash:", err)
+	fmt.Println("reconnected to the backup:", <-reconnected == pair.Backup.URL())
 	fmt.Println("queued on the backup:", pair.Backup.Queued("/queue/orders"))
 	// Output:
-	// reconnected to the backup: true
 	// send after the crash: <nil>
+	// reconnected to the backup: true
 	// queued on the backup: 2
 }
 

@@ -240,7 +240,8 @@ func (b *Broker) Running() bool { return b.eb.Running() }
 func (b *Broker) Conns() int { return b.eb.Conns() }
 
 // Accepted returns the number of TCP connections the broker has accepted
-// since it was made, across restarts.
+// since it was made, across restarts. A connection held by Blackhole is
+// counted once it is held.
 func (b *Broker) Accepted() int64 { return b.eb.Accepted() }
 
 // Queued returns how many messages a queue destination ("/queue/orders")

@@ -99,6 +99,21 @@ func (c *client) silent(what string) {
 	}
 }
 
+// waitFor polls cond every few milliseconds until it holds, for at most
+// waitLimit.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", waitLimit, what)
+		}
+		<-tick.C
+	}
+}
+
 func refused(t *testing.T, addr string) {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, waitLimit)
@@ -162,9 +177,11 @@ func TestBlackholeAcceptsAndNeverAnswers(t *testing.T) {
 	b := factorytest.NewBroker(t)
 	open := connect(t, b.Addr())
 	b.Blackhole()
+	before := b.Accepted()
 	held := dial(t, b.Addr()) // the dial succeeds
 	held.send(frame.CONNECT, "accept-version", "1.2", "host", "/")
 	held.silent("CONNECT to a blackholed broker")
+	waitFor(t, "the blackholed connection to be held", func() bool { return b.Accepted() == before+1 })
 	open.send(frame.SEND, "destination", "/queue/q", "receipt", "r1")
 	if f := open.read(); f.Command != frame.RECEIPT {
 		t.Fatalf("open connection during Blackhole: got %s, want RECEIPT", f.Command)
