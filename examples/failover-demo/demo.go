@@ -17,7 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/stompft/stompft/factory"
-	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/factory/factorytest"
 )
 
 // Headers the demo puts on every message: which run sent it and its number.
@@ -114,16 +114,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 			return d.sum, err
 		}
 		defer func() { _ = os.RemoveAll(dir) }()
-		store := embedded.NewSharedStorage()
-		for _, b := range []**embedded.Broker{&d.primary, &d.backup} {
-			br, err := embedded.New(embedded.Options{Storage: store, Engine: embedded.EngineMini})
-			if err != nil {
-				d.closeBrokers()
-				return d.sum, fmt.Errorf("starting an embedded broker: %w", err)
-			}
-			*b = br
+		pair, err := factorytest.StartPair()
+		if err != nil {
+			return d.sum, fmt.Errorf("starting the embedded brokers: %w", err)
 		}
-		defer d.closeBrokers()
+		d.primary, d.backup = pair.Primary, pair.Backup
+		defer pair.Close()
 		path = filepath.Join(dir, "factories.conf")
 		if err := os.WriteFile(path, []byte(fmt.Sprintf(demoConf, d.primary.URL(), d.backup.URL())), 0o600); err != nil {
 			return d.sum, err
@@ -163,7 +159,7 @@ type demo struct {
 	p               *printer
 	runID           string
 	urls            []string // the factory's URLs, in order: [0] primary, [1] backup
-	primary, backup *embedded.Broker
+	primary, backup *factorytest.Broker
 
 	sent     atomic.Int64
 	received atomic.Int64
@@ -415,7 +411,7 @@ func (d *demo) consume(conn *factory.Connection, sub *factory.Subscription) {
 
 // control kills and restarts the embedded brokers at the milestones.
 func (d *demo) control(ctx context.Context, milestones <-chan int) {
-	var victim *embedded.Broker
+	var victim *factorytest.Broker
 	for {
 		var j int
 		var ok bool
@@ -448,23 +444,15 @@ func (d *demo) control(ctx context.Context, milestones <-chan int) {
 	}
 }
 
-func (d *demo) start(b *embedded.Broker) {
+func (d *demo) start(b *factorytest.Broker) {
 	if b.Running() {
 		return
 	}
-	if err := b.Start(); err != nil {
+	if err := b.Restart(); err != nil {
 		d.p.event("demo", "restarting %s: %v", d.role(b.URL()), err)
 		return
 	}
 	d.p.event("demo", "restarted %s (%s)", d.role(b.URL()), b.URL())
-}
-
-func (d *demo) closeBrokers() {
-	for _, b := range []*embedded.Broker{d.primary, d.backup} {
-		if b != nil {
-			_ = b.Close()
-		}
-	}
 }
 
 func (d *demo) lost() int {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/stompft/stompft/factory"
 
-	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/factory/factorytest"
 )
 
 func TestMain(m *testing.M) {
@@ -76,18 +76,9 @@ func TestRunEmbeddedLosesNothing(t *testing.T) {
 
 // With -conf the demo runs against the brokers the file names and kills none.
 func TestRunUserConf(t *testing.T) {
-	store := embedded.NewSharedStorage()
-	var urls []string
-	for range 2 {
-		b, err := embedded.New(embedded.Options{Storage: store, Engine: embedded.EngineMini})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = b.Close() })
-		urls = append(urls, b.URL())
-	}
+	pair := factorytest.NewPair(t)
 	path := filepath.Join(t.TempDir(), "factories.conf")
-	conf := "[Mine]\n  type = queue\n  url = " + strings.Join(urls, ",") + "\n  track_messages = true\n"
+	conf := "[Mine]\n  type = queue\n  url = " + pair.URL() + "\n  track_messages = true\n"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +107,7 @@ func TestRunUserConf(t *testing.T) {
 		t.Fatalf("run: %v, summary %+v\n%s", err, s, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{"kills none", "\nsent 200\n", "\nlost 0\n", "ignored 1 message(s) left in the queue", "connected to primary (" + urls[0] + ")"} {
+	for _, want := range []string{"kills none", "\nsent 200\n", "\nlost 0\n", "ignored 1 message(s) left in the queue", "connected to primary (" + pair.Primary.URL() + ")"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

@@ -16,8 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stompft/stompft/factory"
-	"github.com/stompft/stompft/internal/embedded"
-	"github.com/stompft/stompft/internal/embedded/embeddedtest"
+	"github.com/stompft/stompft/factory/factorytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,7 +26,7 @@ const waitLimit = 20 * time.Second
 // brokerConf starts an embedded broker and writes a factories.conf naming it.
 func brokerConf(t *testing.T) string {
 	t.Helper()
-	b := embeddedtest.Start(t, embedded.Options{Engine: embedded.EngineMini})
+	b := factorytest.NewBroker(t)
 	path := filepath.Join(t.TempDir(), "factories.conf")
 	conf := "[FTQueueConnectionFactory]\n  type = queue\n  url = " + b.URL() + "\n  track_messages = true\n"
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {

@@ -27,9 +27,13 @@ func ExampleNewPair() {
 		fmt.Println(err)
 		return
 	}
+	reconnected := make(chan string, 1) // events come on their own goroutine
 	f, err := factory.New(cfg, factory.WithEventHandler(func(e factory.Event) {
 		if e.Kind == factory.EventReconnected {
-			fmt.Println("reconnected to the backup:", e.URL == pair.Backup.URL())
+			select {
+			case reconnected <- e.URL:
+			default:
+			}
 		}
 	}))
 	if err != nil {
@@ -48,10 +52,11 @@ func ExampleNewPair() {
 	pair.Primary.Kill() // the primary crashes
 	err = conn.Send("/queue/orders", "text/plain", []byte("order 2"), stomp.SendOpt.Receipt)
 	fmt.Println("send after the crash:", err)
+	fmt.Println("reconnected to the backup:", <-reconnected == pair.Backup.URL())
 	fmt.Println("queued on the backup:", pair.Backup.Queued("/queue/orders"))
 	// Output:
-	// reconnected to the backup: true
 	// send after the crash: <nil>
+	// reconnected to the backup: true
 	// queued on the backup: 2
 }
 
@@ -115,4 +120,31 @@ func ExampleBroker_Restart() {
 	// Output:
 	// send after the restart: <nil>
 	// queued: 2
+}
+
+// A primary that accepts connections and never answers: the connection
+// gives up on it after connect_attempt_timeout and takes the backup.
+func ExampleBroker_Blackhole() {
+	pair, err := factorytest.StartPair()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pair.Close()
+	pair.Primary.Blackhole()
+
+	cfg, _ := pair.Config("Orders", "connect_attempt_timeout = 200")
+	f, _ := factory.New(cfg)
+	defer f.Close()
+	conn, err := f.CreateConnection("Orders")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	fmt.Println("connections on the primary:", pair.Primary.Conns())
+	fmt.Println("connections on the backup:", pair.Backup.Conns())
+	// Output:
+	// connections on the primary: 0
+	// connections on the backup: 1
 }

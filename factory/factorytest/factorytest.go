@@ -230,12 +230,18 @@ func (b *Broker) MuteReceipts() { b.eb.SetMuteReceipts(true) }
 // happened yet.
 func (b *Broker) CutMidFrame() { b.eb.CutNextFrame() }
 
+// Running reports whether the broker is up: false after Kill or Close,
+// true again after Restart. A refused, blackholed or frozen broker is
+// running.
+func (b *Broker) Running() bool { return b.eb.Running() }
+
 // Conns returns the number of client connections the broker is serving
 // (connections held by Blackhole are not counted).
 func (b *Broker) Conns() int { return b.eb.Conns() }
 
 // Accepted returns the number of TCP connections the broker has accepted
-// since it was made, across restarts.
+// since it was made, across restarts. A connection held by Blackhole is
+// counted once it is held.
 func (b *Broker) Accepted() int64 { return b.eb.Accepted() }
 
 // Queued returns how many messages a queue destination ("/queue/orders")

@@ -19,6 +19,15 @@
 // same port; go-stomp's own queues start empty, like a restarted
 // non-persistent broker, while a SharedStorage keeps its messages.
 //
+// # Faults
+//
+// Beyond Kill and Start: Freeze and Thaw (silent connections, as under
+// SIGSTOP), Refuse and Listen (dials refused, open connections kept),
+// SetBlackhole (new connections accepted, never answered), and for
+// EngineMini SetMuteReceipts and CutNextFrame. The public package
+// factory/factorytest offers them to users; see its documentation for what
+// a client observes.
+//
 // # Goroutines
 //
 // With EngineGoStomp, each Start leaves go-stomp's request processor goroutine

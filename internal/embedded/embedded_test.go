@@ -6,7 +6,11 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
+
+	"github.com/stompft/stompft/internal/leakcheck"
 )
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func TestKillResetsConnectionsAndStartReusesPort(t *testing.T) {
 	b, err := New(Options{})

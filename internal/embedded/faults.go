@@ -247,13 +247,14 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		b := l.b
-		b.accepted.Add(1)
 		if b.blackholed.Load() {
 			if !b.park(c) {
-				_ = c.Close()
+				rst(c)
 			}
+			b.accepted.Add(1) // after parking: Accepted tells a test it is held
 			continue
 		}
+		b.accepted.Add(1)
 		b.mu.Lock()
 		if !b.running {
 			b.mu.Unlock()

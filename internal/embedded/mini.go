@@ -198,6 +198,15 @@ func (m *miniBroker) acceptLoop(ln net.Listener) {
 func (m *miniBroker) dispatchLoop() {
 	defer m.wg.Done()
 	for {
+		// A frozen broker takes nothing from the store: with a shared store
+		// the other broker must get what arrives meanwhile.
+		if frozen := m.b.frozenCh(); frozen != nil {
+			select {
+			case <-frozen:
+			case <-m.quit:
+				return
+			}
+		}
 		changed := m.store.Changed()
 		m.dispatch()
 		select {

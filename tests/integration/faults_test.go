@@ -14,6 +14,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/stompft/stompft/factory"
+	"github.com/stompft/stompft/factory/factorytest"
 	"github.com/stompft/stompft/internal/embedded"
 	"github.com/stompft/stompft/tests/faultproxy"
 )
@@ -444,5 +445,86 @@ func TestReconnectWhileOldSocketCloses(t *testing.T) {
 		t.Logf("receipt send across the loss: %v", err)
 	case <-time.After(waitLimit):
 		t.Errorf("receipt send written on the lost session still waiting %v after the loss (send_timeout 60s): the loss was not applied to it", waitLimit)
+	}
+}
+
+// Faults of the broker itself, from factorytest (the public test kit), on
+// a shared-store pair: what an application rehearses in its own tests.
+
+// TestKitFrozenPrimary: a primary that stops (SIGSTOP) keeps its sockets
+// open and silent; the heart-beat check notices, the connection moves to
+// the backup, where the subscription carries on.
+func TestKitFrozenPrimary(t *testing.T) {
+	verifyNoLeaks(t)
+	pair := factorytest.NewPair(t, factorytest.WithHeartBeat(200*time.Millisecond))
+	rec := newRecorder()
+	f, _ := load(t, pair.Conf("Test", "heartbeat = 200,200", "heartbeat_grace = 2"))
+	c := connect(t, f, "Test", waitLimit, rec.option())
+	q := uniqueQueue(t)
+	sub, err := c.Subscribe(q, stomp.AckClientIndividual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	pair.Primary.Freeze()
+	ev, next := rec.wait(t, factory.EventDisconnected, 0, waitLimit)
+	if !errors.Is(ev.Err, factory.ErrHeartbeatTimeout) {
+		t.Fatalf("disconnected by %v, want ErrHeartbeatTimeout", ev.Err)
+	}
+	t.Logf("frozen primary detected after %v", time.Since(start).Round(time.Millisecond))
+	ev, _ = rec.wait(t, factory.EventReconnected, next, waitLimit)
+	if ev.URL != pair.Backup.URL() {
+		t.Fatalf("reconnected to %s, want the backup %s", ev.URL, pair.Backup.URL())
+	}
+	if err := c.Send(q, "text/plain", []byte("after"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, sub, waitLimit)
+	if string(m.Body) != "after" {
+		t.Fatalf("got %q on the backup", m.Body)
+	}
+	if err := c.Ack(m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKitTornMessageOnThePrimary: the primary dies in the middle of
+// writing a MESSAGE; the consumer never sees the torn frame and gets the
+// message whole from the backup (unacknowledged, so requeued in the
+// shared store).
+func TestKitTornMessageOnThePrimary(t *testing.T) {
+	verifyNoLeaks(t)
+	pair := factorytest.NewPair(t)
+	rec := newRecorder()
+	f, _ := load(t, pair.Conf("Consumer", "heartbeat = 0,0")+section("Producer", pair.Backup.URL(), "heartbeat = 0,0"))
+	cons := connect(t, f, "Consumer", waitLimit, rec.option())
+	prod := connect(t, f, "Producer", waitLimit)
+	q := uniqueQueue(t)
+	sub, err := cons.Subscribe(q, stomp.AckClientIndividual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A receipt proves the SUBSCRIBE was read before the cut is armed, so
+	// the next frame the primary writes is the MESSAGE.
+	if err := cons.Send(q+".barrier", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	pair.Primary.CutMidFrame()
+	pair.Primary.Refuse() // the primary stays away: the consumer goes to the backup
+	body := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	if err := prod.Send(q, "application/octet-stream", body, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := rec.wait(t, factory.EventDisconnected, 0, waitLimit)
+	t.Logf("torn MESSAGE ended the session: %v", ev.Err)
+	m := receive(t, sub, waitLimit)
+	if !bytes.Equal(m.Body, body) {
+		t.Fatalf("got a %d-byte body, want the whole %d bytes", len(m.Body), len(body))
+	}
+	if m.Header.Get("redelivered") != "true" {
+		t.Errorf("redelivered = %q, want true", m.Header.Get("redelivered"))
+	}
+	if err := cons.Ack(m); err != nil {
+		t.Fatal(err)
 	}
 }
