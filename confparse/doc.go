@@ -64,6 +64,24 @@
 //
 //	factories.conf:14:3: reconnect_attempt_delay: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)
 //
+// # Config in code
+//
+// An application or a test can declare factories in Go instead of a file:
+//
+//	cfg, err := confparse.NewConfig(
+//		confparse.Define("Orders", "tcp://a:61613,tcp://b:61613",
+//			confparse.Credentials("app", confparse.Secret(os.Getenv("ORDERS_PASSCODE"))),
+//			confparse.ReconnectAttempts(-1, time.Second, 5*time.Second),
+//			confparse.Set("track_messages", "true")))
+//	f, err := factory.New(cfg)
+//
+// Define takes a URL list or a pasted failover URI, typed settings
+// (Credentials, ClientID, VHost, ConnectAttempts, ReconnectAttempts,
+// Heartbeat, SendTimeout) and Set for any key. Every value goes through the
+// parser's own check for its key, so a definition gets the file's defaults,
+// and the file's errors, naming the key. The file and confcheck stay the
+// operations path.
+//
 // # Secrets
 //
 // A passcode is a literal, ${ENV_VAR} (the whole value), or read from
