@@ -31,8 +31,8 @@ type Factory struct {
 	URL       string           // the url value as written (passcode-free by construction)
 	URLs      *sequential.List // parsed url
 	ClientID  string
-	Connect   attempts.Params // connect_attempt_count/delay/timeout
-	Reconnect attempts.Params // reconnect_attempt_count/delay/timeout
+	Connect   attempts.Params // connect_attempt_count/delay/timeout; the parser makes a 0 timeout DefaultAttemptTimeout
+	Reconnect attempts.Params // reconnect_attempt_count/delay/timeout; likewise
 	Metric    sequential.Metric
 	SSL       SSL
 
