@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stompft/stompft/attempts"
@@ -30,8 +31,8 @@ type Factory struct {
 	URL       string           // the url value as written (passcode-free by construction)
 	URLs      *sequential.List // parsed url
 	ClientID  string
-	Connect   attempts.Params // connect_attempt_count/delay/timeout
-	Reconnect attempts.Params // reconnect_attempt_count/delay/timeout
+	Connect   attempts.Params // connect_attempt_count/delay/timeout; the parser makes a 0 timeout DefaultAttemptTimeout
+	Reconnect attempts.Params // reconnect_attempt_count/delay/timeout; likewise
 	Metric    sequential.Metric
 	SSL       SSL
 
@@ -62,16 +63,38 @@ type Factory struct {
 	SchedulerMinRate        float64 // scheduler_min_rate, attempts per second
 }
 
-// SSL holds the ssl_* keys.
+// SSL holds the ssl_* keys. Its zero value is the safe one: the server's
+// certificate chain and host name are verified against the system roots
+// (or RootsPEM). Turning a check off takes an explicit, plainly named
+// field (InsecureSkipVerify, SkipHostnameCheck), so an SSL built in code
+// without the parser never skips verification by accident.
 type SSL struct {
 	Trusted          []string // ssl_trusted: CA certificate files
 	Identity         string   // ssl_identity: client certificate (PEM, may hold the key)
 	PrivateKey       string   // ssl_private_key: client key file, when not in Identity
 	Issuer           []string // ssl_issuer: issuer chain files (key may repeat)
-	VerifyHost       bool     // ssl_verify_host, default true
-	VerifyHostname   bool     // ssl_verify_hostname, default true
 	ExpectedHostname string   // ssl_expected_hostname, default: the URL's host
-	Ciphers          string   // ssl_ciphers, default: Go's
+	Ciphers          string   // ssl_ciphers as written, default: Go's suites
+
+	// InsecureSkipVerify turns certificate verification off: any server
+	// can pose as the broker (ssl_verify_host = disabled). Default false.
+	InsecureSkipVerify bool
+	// SkipHostnameCheck verifies the certificate chain but not the name
+	// in the certificate (ssl_verify_hostname = disabled). Default false.
+	SkipHostnameCheck bool
+
+	// CipherSuites are the IDs ssl_ciphers selects, in order; nil means
+	// Go's default suites. The parser fills it (see ParseCipherSuites).
+	CipherSuites []uint16
+
+	// The contents of the files above, read once when the file is
+	// parsed (or by ReadFiles), so that a dial never touches the file
+	// system: the certificates of ssl_trusted and ssl_issuer, the
+	// certificate blocks of ssl_identity, and the private key block
+	// (from ssl_private_key, or from ssl_identity when it holds one).
+	RootsPEM       []byte
+	CertificatePEM []byte
+	KeyPEM         Secret
 }
 
 // Secret is a string that never prints: String, GoString, Format and the
@@ -94,8 +117,33 @@ func (s Secret) String() string {
 // GoString implements fmt.GoStringer.
 func (s Secret) GoString() string { return `confparse.Secret("` + s.String() + `")` }
 
-// MarshalText implements encoding.TextMarshaler (JSON, TOML, logs).
+// MarshalText implements encoding.TextMarshaler (JSON, XML, TOML, logs).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler. The redaction mark
+// that MarshalText writes decodes as the empty Secret, so a config that
+// went through an encoding never sends "******" as a passcode.
+func (s *Secret) UnmarshalText(b []byte) error {
+	*s = secretFrom(b)
+	return nil
+}
+
+// GobEncode implements gob.GobEncoder: a gob stream carries the
+// redaction mark, never the value.
+func (s Secret) GobEncode() ([]byte, error) { return []byte(s.String()), nil }
+
+// GobDecode implements gob.GobDecoder, as UnmarshalText.
+func (s *Secret) GobDecode(b []byte) error {
+	*s = secretFrom(b)
+	return nil
+}
+
+func secretFrom(b []byte) Secret {
+	if string(b) == redacted {
+		return ""
+	}
+	return Secret(b)
+}
 
 // Format implements fmt.Formatter so that every verb, including %d, %x and
 // %q, prints the redacted form: without it fmt's bad-verb path would print
@@ -143,16 +191,26 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // ErrorList is every error found in one file, in file order.
 type ErrorList []*ParseError
 
-// Error renders one error per line.
+// MaxReportedErrors caps how many errors ErrorList.Error renders; the
+// rest are summed up as "and N more errors". The list itself keeps them
+// all (range over it, or errors.As).
+const MaxReportedErrors = 100
+
+// Error renders one error per line, at most MaxReportedErrors of them,
+// in time linear in what it prints.
 func (l ErrorList) Error() string {
-	s := ""
+	var b strings.Builder
 	for i, e := range l {
-		if i > 0 {
-			s += "\n"
+		if i == MaxReportedErrors {
+			fmt.Fprintf(&b, "\nand %d more errors", len(l)-i)
+			break
 		}
-		s += e.Error()
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
 	}
-	return s
+	return b.String()
 }
 
 // Unwrap lets errors.As find the individual *ParseError values.

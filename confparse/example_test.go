@@ -33,7 +33,7 @@ func ExampleParse() {
 	// [FTQueueConnectionFactory] type=queue url=tcp://127.0.0.1:61613,tcp://127.0.0.1:61614 login="app" passcode=******
 	// tcp://127.0.0.1:61613
 	// tcp://127.0.0.1:61614
-	// connect {Count:2 Delay:500ms Timeout:0s}, reconnect {Count:-1 Delay:1.5s Timeout:0s}
+	// connect {Count:2 Delay:500ms Timeout:10s}, reconnect {Count:-1 Delay:1.5s Timeout:10s}
 }
 
 func ExampleParse_errors() {
@@ -53,7 +53,7 @@ func ExampleParse_errors() {
 	}
 	// Output:
 	// factories.conf:4:3: reconnect_attempt_delay: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)
-	// factories.conf:5:3: reconect_attempt_count: unknown key; did you mean reconnect_attempt_count?
+	// factories.conf:5:3: unknown key; did you mean reconnect_attempt_count?
 	// factories.conf:6:1: duplicate factory [QueueConnectionFactory]: defined on lines 1 and 6
 	// first: line 4, column 3, factory QueueConnectionFactory, key reconnect_attempt_delay
 }

@@ -62,8 +62,8 @@ func (f *Factory) Settings() []Setting {
 			Setting{"ssl_identity", f.SSL.Identity},
 			Setting{"ssl_private_key", f.SSL.PrivateKey},
 			Setting{"ssl_issuer", strings.Join(f.SSL.Issuer, ", ")},
-			Setting{"ssl_verify_host", b(f.SSL.VerifyHost)},
-			Setting{"ssl_verify_hostname", b(f.SSL.VerifyHostname)},
+			Setting{"ssl_verify_host", b(!f.SSL.InsecureSkipVerify)},
+			Setting{"ssl_verify_hostname", b(!f.SSL.SkipHostnameCheck)},
 			Setting{"ssl_expected_hostname", f.SSL.ExpectedHostname},
 			Setting{"ssl_ciphers", f.SSL.Ciphers},
 		)

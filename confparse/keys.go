@@ -50,20 +50,30 @@ func init() {
 		"clientID":                  {apply: (*builder).setClientID},
 		"connect_attempt_count":     {apply: countKey(func(f *Factory) *int { return &f.Connect.Count })},
 		"connect_attempt_delay":     {apply: durKey(func(f *Factory) *time.Duration { return &f.Connect.Delay }, minAttemptDelay)},
-		"connect_attempt_timeout":   {apply: durKey(func(f *Factory) *time.Duration { return &f.Connect.Timeout }, minAttemptTimeout)},
+		"connect_attempt_timeout":   {apply: timeoutKey(func(f *Factory) *time.Duration { return &f.Connect.Timeout })},
 		"reconnect_attempt_count":   {apply: countKey(func(f *Factory) *int { return &f.Reconnect.Count })},
 		"reconnect_attempt_delay":   {apply: durKey(func(f *Factory) *time.Duration { return &f.Reconnect.Delay }, minAttemptDelay)},
-		"reconnect_attempt_timeout": {apply: durKey(func(f *Factory) *time.Duration { return &f.Reconnect.Timeout }, minAttemptTimeout)},
+		"reconnect_attempt_timeout": {apply: timeoutKey(func(f *Factory) *time.Duration { return &f.Reconnect.Timeout })},
 		"metric":                    {apply: (*builder).setMetric},
 
-		"ssl_trusted":           {repeat: true, ssl: true, apply: func(b *builder, e *entry) { b.f.SSL.Trusted = append(b.f.SSL.Trusted, b.strList(e)...) }},
-		"ssl_identity":          {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.Identity })},
-		"ssl_private_key":       {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.PrivateKey })},
-		"ssl_issuer":            {repeat: true, ssl: true, apply: func(b *builder, e *entry) { b.f.SSL.Issuer = append(b.f.SSL.Issuer, b.strList(e)...) }},
-		"ssl_verify_host":       {ssl: true, apply: boolKey(func(f *Factory) *bool { return &f.SSL.VerifyHost })},
-		"ssl_verify_hostname":   {ssl: true, apply: boolKey(func(f *Factory) *bool { return &f.SSL.VerifyHostname })},
+		"ssl_trusted": {repeat: true, ssl: true, apply: func(b *builder, e *entry) {
+			for _, name := range b.strList(e) {
+				b.f.SSL.Trusted = append(b.f.SSL.Trusted, name)
+				b.trusted = append(b.trusted, e)
+			}
+		}},
+		"ssl_identity":    {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.Identity })},
+		"ssl_private_key": {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.PrivateKey })},
+		"ssl_issuer": {repeat: true, ssl: true, apply: func(b *builder, e *entry) {
+			for _, name := range b.strList(e) {
+				b.f.SSL.Issuer = append(b.f.SSL.Issuer, name)
+				b.issuer = append(b.issuer, e)
+			}
+		}},
+		"ssl_verify_host":       {ssl: true, apply: disabledKey(func(f *Factory) *bool { return &f.SSL.InsecureSkipVerify })},
+		"ssl_verify_hostname":   {ssl: true, apply: disabledKey(func(f *Factory) *bool { return &f.SSL.SkipHostnameCheck })},
 		"ssl_expected_hostname": {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.ExpectedHostname })},
-		"ssl_ciphers":           {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.Ciphers })},
+		"ssl_ciphers":           {ssl: true, apply: (*builder).setCiphers},
 
 		"login":           {apply: strKey(func(f *Factory) *string { return &f.Login })},
 		"passcode":        {apply: (*builder).setPasscode},
@@ -121,10 +131,9 @@ func defaults(name string, line int) *Factory {
 	return &Factory{
 		Name:                    name,
 		Line:                    line,
-		Connect:                 attempts.DefaultConnect,
-		Reconnect:               attempts.DefaultReconnect,
+		Connect:                 withAttemptTimeout(attempts.DefaultConnect),
+		Reconnect:               withAttemptTimeout(attempts.DefaultReconnect),
 		Metric:                  sequential.MetricConnections,
-		SSL:                     SSL{VerifyHost: true, VerifyHostname: true},
 		HeartBeatSend:           DefaultHeartBeat,
 		HeartBeatRecv:           DefaultHeartBeat,
 		HeartBeatGrace:          DefaultHeartBeatGrace,
@@ -148,6 +157,8 @@ type builder struct {
 	set      map[string]*entry // explicitly written keys
 	failover []*entry          // settings taken from a failover: url
 	urlEntry *entry
+	trusted  []*entry // the entry of each SSL.Trusted file
+	issuer   []*entry // the entry of each SSL.Issuer file
 }
 
 func (p *parser) factory(s *section) *Factory {
@@ -194,6 +205,9 @@ func (p *parser) factory(s *section) *Factory {
 			}
 		}
 	}
+	if b.f.URLs != nil && b.f.URLs.Scheme() == sequential.SchemeSSL {
+		b.readSSLFiles()
+	}
 	if b.f.SchedulerMinRate > b.f.SchedulerMaxRate {
 		e := b.set["scheduler_min_rate"]
 		if e == nil {
@@ -216,11 +230,44 @@ func (b *builder) unknown(e *entry) {
 		b.p.warnf(e.line, e.col, b.s.name, e.key, "%s: EMS key not used by this project (%s); ignored", e.written, why)
 		return
 	}
+	// The key as written is not repeated: a line such as "S3CRETpw = x"
+	// (a passcode pasted on a line of its own) would print it. The
+	// position names the line; a near known key is safe to name.
+	msg := "unknown key"
 	if s := suggest(e.written); s != "" {
-		b.fail(e, "unknown key; did you mean %s?", s)
+		msg += "; did you mean " + s + "?"
+	}
+	b.p.errorf(e.line, e.col, b.s.name, "", nil, "%s", msg)
+}
+
+// readSSLFiles reads the ssl_* files once, at parse time, reporting each
+// failure at the line that named the file.
+func (b *builder) readSSLFiles() {
+	b.f.SSL.readFiles(b.p.dir, func(key string, i int, err error) {
+		var e *entry
+		switch key {
+		case "ssl_trusted":
+			e = b.trusted[i]
+		case "ssl_issuer":
+			e = b.issuer[i]
+		default:
+			e = b.set[key]
+		}
+		b.p.errorf(e.line, e.col, b.s.name, key, err, "%s: %v", e.written, err)
+	})
+}
+
+func (b *builder) setCiphers(e *entry) {
+	s, ok := b.str(e)
+	if !ok {
 		return
 	}
-	b.fail(e, "unknown key")
+	ids, err := ParseCipherSuites(s)
+	if err != nil {
+		b.p.errorf(e.line, e.vcol, b.s.name, e.key, err, "%s: %v", e.written, err)
+		return
+	}
+	b.f.SSL.Ciphers, b.f.SSL.CipherSuites = s, ids
 }
 
 // fail records an error about entry e, prefixed with its key (or the
@@ -397,6 +444,16 @@ func boolKey(field func(*Factory) *bool) func(*builder, *entry) {
 	}
 }
 
+// disabledKey sets a skip-a-check field from an EMS enabled/disabled key:
+// ssl_verify_host = disabled sets SSL.InsecureSkipVerify.
+func disabledKey(field func(*Factory) *bool) func(*builder, *entry) {
+	return func(b *builder, e *entry) {
+		if v, ok := b.boolean(e); ok {
+			*field(b.f) = !v
+		}
+	}
+}
+
 func floatKey(field func(*Factory) *float64, min float64, want string) func(*builder, *entry) {
 	return func(b *builder, e *entry) {
 		v, ok := b.float(e)
@@ -443,11 +500,32 @@ func durKey(field func(*Factory) *time.Duration, min time.Duration) func(*builde
 		if !ok {
 			return
 		}
-		if min > 0 && d < min && !(d == 0 && min == minAttemptTimeout) {
+		if min > 0 && d < min && d != 0 {
 			b.warn(e, "%v is below the EMS minimum of %v; kept", d, min)
 		}
 		*field(b.f) = d
 	}
+}
+
+// timeoutKey sets an attempt timeout. EMS's 0 ("none") means
+// DefaultAttemptTimeout: an attempt is always bounded, and the value the
+// factory will use is the one the parsed config (and confcheck) shows.
+func timeoutKey(field func(*Factory) *time.Duration) func(*builder, *entry) {
+	set := durKey(field, minAttemptTimeout)
+	return func(b *builder, e *entry) {
+		set(b, e)
+		if *field(b.f) == 0 {
+			*field(b.f) = DefaultAttemptTimeout
+		}
+	}
+}
+
+// withAttemptTimeout fills in DefaultAttemptTimeout when p has none.
+func withAttemptTimeout(p attempts.Params) attempts.Params {
+	if p.Timeout == 0 {
+		p.Timeout = DefaultAttemptTimeout
+	}
+	return p
 }
 
 func (b *builder) setType(e *entry) {
@@ -567,7 +645,7 @@ func (b *builder) setPasscodeFile(e *entry) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(b.p.dir, path)
 	}
-	data, err := b.p.readFile(path)
+	data, err := b.p.readFile(path, MaxPasscodeFileSize)
 	if err != nil {
 		// The *PathError names the file and the cause, never the content.
 		b.p.errorf(e.line, e.col, b.s.name, e.key, err, "%s: %v", e.written, err)
@@ -615,6 +693,13 @@ func (b *builder) setHeartBeat(e *entry) {
 		x, msg := parseDuration(p)
 		if msg != "" {
 			b.fail(e, "%s is not send,receive in milliseconds (e.g. 5000,5000; 0,0 turns heartbeats off)", show(e))
+			return
+		}
+		// STOMP's heart-beat header carries whole milliseconds: a
+		// smaller or fractional value would be offered as something
+		// other than what the client enforces.
+		if x != 0 && (x < time.Millisecond || x%time.Millisecond != 0) {
+			b.fail(e, "%v is not a whole number of milliseconds of at least 1ms (heart-beats are milliseconds on the wire; 0 turns one direction off)", x)
 			return
 		}
 		d[i] = x

@@ -28,6 +28,13 @@ const (
 	DefaultMaxCacheSize int64 = 128 * 1024
 	// MaxClientIDLength is EMS's limit on clientID.
 	MaxClientIDLength = 255
+	// DefaultAttemptTimeout bounds one attempt to one URL (dial, TLS
+	// handshake, CONNECT→CONNECTED) when connect_attempt_timeout or
+	// reconnect_attempt_timeout is not set or is 0. EMS's 0 means "no
+	// limit", which would let a broker that accepts TCP and never answers
+	// hang the caller for ever; stompft always bounds an attempt, and the
+	// parsed config holds the value that will apply.
+	DefaultAttemptTimeout = 10 * time.Second
 )
 
 // EMS's documented minimums; lower values are accepted with a warning.
@@ -36,11 +43,13 @@ const (
 	minAttemptTimeout = 100 * time.Millisecond
 )
 
-// ParseFile reads and parses the factories.conf at path. The error is an
+// ParseFile reads and parses the factories.conf at path. The file must be
+// a regular file of at most MaxFileSize bytes, checked before it is read
+// (a named pipe or a device is refused without blocking). The error is an
 // ErrorList holding every problem of the file, or an error wrapping the
 // *os.PathError when the file cannot be read.
 func ParseFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path, MaxFileSize, false)
 	if err != nil {
 		return nil, fmt.Errorf("confparse: %w", err)
 	}
@@ -51,7 +60,13 @@ func ParseFile(path string) (*Config, error) {
 // and to resolve a relative passcode_file. Native EMS syntax and TOML are
 // both accepted, also mixed line by line. The error is an ErrorList of
 // every problem, in file order.
+//
+// data is at most MaxFileSize bytes; a larger input is refused before it
+// is scanned, with an error wrapping ErrFileTooLarge.
 func Parse(filename string, data []byte) (*Config, error) {
+	if int64(len(data)) > MaxFileSize {
+		return nil, fmt.Errorf("confparse: %s: %w: %d bytes, more than the limit of %s", filename, ErrFileTooLarge, len(data), sizeString(MaxFileSize))
+	}
 	p := newParser(filename)
 	return p.parse(data)
 }
@@ -62,7 +77,7 @@ type parser struct {
 	file      string
 	dir       string
 	lookupEnv func(string) (string, bool)
-	readFile  func(string) ([]byte, error)
+	readFile  func(path string, limit int64) ([]byte, error)
 	errs      ErrorList
 	warns     []Warning
 }
@@ -72,7 +87,7 @@ func newParser(filename string) *parser {
 		file:      filename,
 		dir:       filepath.Dir(filename),
 		lookupEnv: os.LookupEnv,
-		readFile:  os.ReadFile,
+		readFile:  func(path string, limit int64) ([]byte, error) { return readRegularFile(path, limit, true) },
 	}
 }
 

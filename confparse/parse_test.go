@@ -73,33 +73,35 @@ func fieldReconnect(f *Factory) any { return f.Reconnect }
 // nativeCases are valid files; each checks one rule.
 var nativeCases = []parseCase{
 	{name: "EMS sample: connect", in: emsFT, factory: "FTQueueConnectionFactory", want: fieldConnect,
-		expect: attempts.Params{Count: 10, Delay: 500 * time.Millisecond}},
+		expect: attempts.Params{Count: 10, Delay: 500 * time.Millisecond, Timeout: DefaultAttemptTimeout}},
 	{name: "EMS sample: reconnect", in: emsFT, factory: "FTQueueConnectionFactory", want: fieldReconnect,
-		expect: attempts.Params{Count: 9999, Delay: 5 * time.Second}},
+		expect: attempts.Params{Count: 9999, Delay: 5 * time.Second, Timeout: DefaultAttemptTimeout}},
 	{name: "EMS sample: quoted clientID", in: emsFT, factory: "FTQueueConnectionFactory",
 		want: func(f *Factory) any { return f.ClientID }, expect: "Sample Client ID"},
 	{name: "EMS sample: urls in order", in: emsFT, factory: "FTQueueConnectionFactory",
 		want: func(f *Factory) any { return f.URLs.String() }, expect: "tcp://127.0.0.1:7222,tcp://127.0.0.1:7224"},
 	{name: "EMS sample: section right after a value line, port-only ssl", in: emsFT, factory: "SSLQueueConnectionFactory",
-		want:   func(f *Factory) any { return []any{f.Line, f.URLs.String(), f.SSL.VerifyHost, f.SSL.VerifyHostname} },
+		want: func(f *Factory) any {
+			return []any{f.Line, f.URLs.String(), !f.SSL.InsecureSkipVerify, !f.SSL.SkipHostnameCheck}
+		},
 		expect: []any{14, "ssl://localhost:7243", false, true}},
 	{name: "EMS sample: legacy key warns", in: emsFT, factory: "FTQueueConnectionFactory",
 		want: func(f *Factory) any { return f.Type }, expect: "queue",
 		warnings: []string{"t.conf:13:3: warning: multicast_enabled: EMS key not used by this project (EMS multicast is not available over STOMP); ignored"}},
 	{name: "TOML sample: same connect", in: tomlFT, factory: "FTQueueConnectionFactory", want: fieldConnect,
-		expect: attempts.Params{Count: 10, Delay: 500 * time.Millisecond}},
+		expect: attempts.Params{Count: 10, Delay: 500 * time.Millisecond, Timeout: DefaultAttemptTimeout}},
 	{name: "TOML sample: duration string", in: tomlFT, factory: "FTQueueConnectionFactory", want: fieldReconnect,
-		expect: attempts.Params{Count: 9999, Delay: 5 * time.Second}},
+		expect: attempts.Params{Count: 9999, Delay: 5 * time.Second, Timeout: DefaultAttemptTimeout}},
 	{name: "TOML sample: quoted header, bool, multi-line array", in: tomlFT, factory: "SSLQueueConnectionFactory",
-		want:   func(f *Factory) any { return []any{f.SSL.VerifyHost, f.SSL.Issuer} },
+		want:   func(f *Factory) any { return []any{!f.SSL.InsecureSkipVerify, f.SSL.Issuer} },
 		expect: []any{false, []string{"certs/issuer1.pem", "certs/issuer2.pem"}}},
 	{name: "defaults", in: "[F]\ntype = generic\nurl = tcp://7222\n", factory: "F",
 		want: func(f *Factory) any {
 			return []any{f.Connect, f.Reconnect, f.Metric, f.HeartBeatSend, f.HeartBeatRecv, f.HeartBeatGrace,
 				f.BackoffMultiplier, f.MaxReconnectDelay, f.Jitter, f.ReconnectSpread, f.Randomize, f.SendTimeout,
-				f.MaxCacheSize, f.SchedulerMaxConcurrency, f.SSL.VerifyHost, f.URLs.String()}
+				f.MaxCacheSize, f.SchedulerMaxConcurrency, !f.SSL.InsecureSkipVerify, f.URLs.String()}
 		},
-		expect: []any{attempts.DefaultConnect, attempts.DefaultReconnect, sequential.MetricConnections,
+		expect: []any{withAttemptTimeout(attempts.DefaultConnect), withAttemptTimeout(attempts.DefaultReconnect), sequential.MetricConnections,
 			10 * time.Second, 10 * time.Second, 1.5, attempts.DefaultMultiplier, attempts.DefaultMaxDelay,
 			attempts.DefaultJitter, attempts.DefaultSpread, false, 30 * time.Second, int64(131072),
 			attempts.DefaultSchedulerConfig().MaxConcurrency, true, "tcp://localhost:7222"}},
@@ -108,10 +110,10 @@ var nativeCases = []parseCase{
 	{name: "client_id alias", in: "[F]\ntype = queue\nurl = tcp://7222\nclient_id = app-1\n", factory: "F",
 		want: func(f *Factory) any { return f.ClientID }, expect: "app-1"},
 	{name: "below EMS minimum warns", in: "[F]\n  type = queue\n  url = tcp://7222\n  connect_attempt_delay = 100\n", factory: "F",
-		want: fieldConnect, expect: attempts.Params{Count: 2, Delay: 100 * time.Millisecond},
+		want: fieldConnect, expect: attempts.Params{Count: 2, Delay: 100 * time.Millisecond, Timeout: DefaultAttemptTimeout},
 		warnings: []string{"t.conf:4:3: warning: connect_attempt_delay: 100ms is below the EMS minimum of 250ms; kept"}},
 	{name: "count 0 is below the EMS minimum: 1, with a warning", in: "[F]\ntype = queue\nurl = tcp://7222\nreconnect_attempt_count = 0\n", factory: "F",
-		want: fieldReconnect, expect: attempts.Params{Count: 1, Delay: 500 * time.Millisecond},
+		want: fieldReconnect, expect: attempts.Params{Count: 1, Delay: 500 * time.Millisecond, Timeout: DefaultAttemptTimeout},
 		warnings: []string{"t.conf:4:1: warning: reconnect_attempt_count: 0 is below the EMS minimum of 1; using 1"}},
 	{name: "STOMP keys", in: "[F]\ntype = queue\nurl = tcp://[::1]:61613\nlogin = guest\npasscode = guest\nvhost = /\nheartbeat = 5000,4000\nheartbeat_grace = 2\n",
 		factory: "F", want: func(f *Factory) any {
@@ -164,7 +166,7 @@ scheduler_min_rate = 0.5
 		factory: "F", want: func(f *Factory) any {
 			return []any{f.Reconnect, f.Connect.Count, f.Randomize, f.MaxReconnectDelay, f.BackoffMultiplier, f.SendTimeout,
 				f.TrackMessages, f.MaxCacheSize, f.Backup, f.PriorityBackup, f.URLs.String()}
-		}, expect: []any{attempts.Params{Count: 5, Delay: 300 * time.Millisecond}, 1, true, 2 * time.Second, 3.0,
+		}, expect: []any{attempts.Params{Count: 5, Delay: 300 * time.Millisecond, Timeout: DefaultAttemptTimeout}, 1, true, 2 * time.Second, 3.0,
 			time.Duration(0), true, int64(99), true, true, "tcp://127.0.0.1:61616,tcp://127.0.0.1:61617"}},
 	{name: "bare failover form, exponential back-off off", in: "[F]\ntype = queue\nurl = failover:tcp://1,tcp://2\n",
 		factory: "F", want: func(f *Factory) any { return f.URLs.String() }, expect: "tcp://localhost:1,tcp://localhost:2"},
@@ -176,6 +178,10 @@ scheduler_min_rate = 0.5
 }
 
 func TestParseValid(t *testing.T) {
+	// The ssl_* files the cases name, relative to t.conf's directory.
+	dir := t.TempDir()
+	writeCerts(t, dir, "certs/issuer1.pem", "certs/issuer2.pem", "a.pem", "b.pem", "ca1.pem", "ca2.pem", "ca3.pem")
+	t.Chdir(dir)
 	for _, tc := range nativeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse("t.conf", []byte(tc.in))
@@ -231,7 +237,7 @@ var errorCases = []parseCase{
 			`t.conf:2:1: type: "queu" is not a factory type (generic, queue, topic, xageneric, xaqueue, xatopic)`,
 			`t.conf:4:1: connect_attempt_count: "ten" is not an integer`,
 			`t.conf:7:15: url: "ssl://2": scheme "ssl" differs from the list's scheme "tcp" (tcp and ssl cannot be mixed)`,
-			`t.conf:8:1: reconect_attempt_delay: unknown key; did you mean reconnect_attempt_delay?`,
+			`t.conf:8:1: unknown key; did you mean reconnect_attempt_delay?`,
 		}},
 	{name: "duplicate factory names both lines", in: "[F]\ntype = queue\nurl = tcp://1\n\n[F]\ntype = topic\nurl = tcp://2\n",
 		errs: []string{`t.conf:5:1: duplicate factory [F]: defined on lines 1 and 5`}},
@@ -366,11 +372,11 @@ func TestPolicies(t *testing.T) {
 	}
 	f := cfg.Factories[0]
 	cp := f.ConnectPolicy()
-	if want := (attempts.Policy{Params: attempts.Params{Count: 3, Delay: 500 * time.Millisecond}, Multiplier: 1, Jitter: attempts.JitterNone}); cp != want {
+	if want := (attempts.Policy{Params: attempts.Params{Count: 3, Delay: 500 * time.Millisecond, Timeout: DefaultAttemptTimeout}, Multiplier: 1, Jitter: attempts.JitterNone}); cp != want {
 		t.Errorf("ConnectPolicy = %+v, want %+v", cp, want)
 	}
 	rp := f.ReconnectPolicy()
-	want := attempts.Policy{Params: attempts.Params{Count: 7, Delay: 100 * time.Millisecond}, Multiplier: 3, MaxDelay: 9 * time.Second,
+	want := attempts.Policy{Params: attempts.Params{Count: 7, Delay: 100 * time.Millisecond, Timeout: DefaultAttemptTimeout}, Multiplier: 3, MaxDelay: 9 * time.Second,
 		Jitter: attempts.JitterNone, Budget: time.Minute}
 	if rp != want {
 		t.Errorf("ReconnectPolicy = %+v, want %+v", rp, want)

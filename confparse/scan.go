@@ -39,9 +39,32 @@ type entry struct {
 	via     string // "url option NAME" for settings taken from a failover URI
 }
 
-// maxContinuation bounds how many lines a multi-line TOML value may span;
-// it also bounds the quadratic cost of re-decoding a growing value.
-const maxContinuation = 200
+// knownKey returns the entry's canonical key when it is one this package
+// knows (a factory key, an alias or a legacy EMS key), "" otherwise.
+func (e *entry) knownKey() string {
+	if _, ok := keySpecs[e.key]; ok {
+		return e.key
+	}
+	if _, ok := legacyKeys[e.key]; ok {
+		return e.key
+	}
+	return ""
+}
+
+// label names the entry in a message: the key as written when it is a
+// known one; "unknown key" otherwise, since text in key position may be a
+// secret pasted on a line of its own.
+func (e *entry) label() string {
+	if e.knownKey() != "" {
+		return e.written
+	}
+	return "unknown key"
+}
+
+// maxContinuation bounds how many lines a multi-line TOML value may span
+// (the file itself is bounded by MaxFileSize); a value is lexed once and
+// decoded once, so its cost is linear in its size.
+const maxContinuation = 100_000
 
 // valuePrefix is what the scanner puts in front of a value to decode it as
 // a one-key TOML document. Its length shifts TOML's columns.
@@ -94,6 +117,11 @@ func (p *parser) scan(data []byte) []*section {
 			continue
 		}
 		if cur == nil {
+			if _, known := keySpecs[e.key]; !known {
+				// Not repeated: it may be a secret pasted on its own line.
+				p.errorf(e.line, e.col, "", "", nil, "unknown key outside a [factory] section; start one with [FactoryName]")
+				continue
+			}
 			p.errorf(e.line, e.col, "", e.key, nil, "%s: key outside a [factory] section; start one with [FactoryName]", e.written)
 			continue
 		}
@@ -202,63 +230,204 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 	e := &entry{key: canonicalKey(written), written: written, line: lineNo, col: col, vcol: vcol}
 	secret := !isPublicKey(e.key)
 	if value == "" || value[0] == '#' {
-		p.errorf(lineNo, col, factory, e.key, nil, "%s: missing value", written)
+		p.errorf(lineNo, col, factory, e.knownKey(), nil, "%s: missing value", e.label())
 		return nil, 1
-	}
-	v, err := decodeValue(value)
-	if err == nil {
-		e.val, e.raw = v, stripComment(value)
-		return e, 1
 	}
 	switch value[0] {
 	case '"', '\'', '[', '{':
-		// TOML, possibly spanning lines: grow it one line at a time.
-		if multiLine(value) {
-			joined := value
-			array := value[0] == '[' || value[0] == '{'
-			for j := i + 1; j < len(lines) && j-i < maxContinuation; j++ {
-				if array && isKeyLine(lines[j]) {
-					break // an array cannot hold key = value: it ended unclosed
-				}
-				joined += "\n" + lines[j]
-				if v, jerr := decodeValue(joined); jerr == nil {
-					e.val, e.raw = v, stripComment(value)
-					return e, j - i + 1
-				}
-			}
+		return p.tomlValue(lines, i, vcol, e, value, factory, secret)
+	}
+	if maybeTOMLScalar(value) {
+		if v, err := decodeValue(value); err == nil {
+			e.val, e.raw = v, stripComment(value)
+			return e, 1
 		}
-		msg := "invalid value"
-		line, c := lineNo, vcol
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			if !secret {
-				msg = "invalid value: " + pe.Message
-			}
-			if pe.Position.Line <= 1 {
-				c = vcol + pe.Position.Col - 1 - len(valuePrefix)
-				if c < vcol {
-					c = vcol
-				}
-			}
-		}
-		p.errorf(line, c, factory, e.key, nil, "%s: %s", written, msg)
-		used := 1
-		if multiLine(value) {
-			// Skip the rest of the broken value rather than report each
-			// of its lines again.
-			for used < maxContinuation && i+used < len(lines) && !startsItem(lines[i+used]) {
-				used++
-			}
-		}
-		return nil, used
 	}
 	s := stripComment(value)
 	if hasControl(s) {
-		p.errorf(lineNo, vcol, factory, e.key, nil, "%s: value contains a control character", written)
+		p.errorf(lineNo, vcol, factory, e.knownKey(), nil, "%s: value contains a control character", e.label())
+		return nil, 1
+	}
+	if off := secondKey(s); off >= 0 {
+		p.errorf(lineNo, vcol+off, factory, e.knownKey(), nil, "%s: %s", e.label(), msgSecondKey)
 		return nil, 1
 	}
 	e.val, e.raw, e.native = s, s, true
 	return e, 1
+}
+
+// msgSecondKey reports text after a complete value. It never quotes the
+// text: on a line such as "login = guest passcode = S3CRETpw" it is a
+// secret.
+const msgSecondKey = "unexpected text after the value: write one key = value per line (quote a value that holds \" = \")"
+
+// maybeTOMLScalar reports whether a value that does not start with a
+// quote or bracket can be a TOML scalar (number, date, boolean, inf,
+// nan): only those are handed to the TOML decoder, so a native value
+// (queue, tcp://a:7222) costs no failed decode.
+func maybeTOMLScalar(v string) bool {
+	switch c := v[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '-':
+		return true
+	}
+	for _, w := range []string{"true", "false", "inf", "nan"} {
+		if strings.HasPrefix(v, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// secondKey returns the offset in a native value of a second "key ="
+// (a bare key after a space or tab, then '='), or -1. URL lists with
+// spaces and failover URIs (?a=1&b=2, no space before a key) pass.
+func secondKey(s string) int {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] != ' ' && s[i-1] != '\t' || s[i] == ' ' || s[i] == '\t' {
+			continue
+		}
+		j := i
+		for j < len(s) && isBareKeyByte(s[j]) {
+			j++
+		}
+		if j == i {
+			continue
+		}
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+			j++
+		}
+		if j < len(s) && s[j] == '=' {
+			return i
+		}
+	}
+	return -1
+}
+
+// tomlValue decodes a value that starts with a quote or a bracket and
+// may span lines. One lexical pass (valueExtent) finds where it ends, then
+// TOML decodes it once: the cost is linear in the value's size.
+func (p *parser) tomlValue(lines []string, i, vcol int, e *entry, value, factory string, secret bool) (*entry, int) {
+	lineNo, label := i+1, e.label()
+	last, end, ok := valueExtent(lines, i, vcol-1)
+	if ok {
+		if rest := strings.TrimLeft(lines[last][end:], " \t"); rest != "" && rest[0] != '#' {
+			p.errorf(last+1, len(lines[last])-len(rest)+1, factory, e.knownKey(), nil, "%s: %s", label, msgSecondKey)
+			return nil, last - i + 1
+		}
+		text := value
+		if last > i {
+			var b strings.Builder
+			b.WriteString(value)
+			for _, l := range lines[i+1 : last+1] {
+				b.WriteByte('\n')
+				b.WriteString(l)
+			}
+			text = b.String()
+		}
+		if v, err := decodeValue(text); err == nil {
+			e.val, e.raw = v, stripComment(value)
+			return e, last - i + 1
+		}
+	}
+	_, err := decodeValue(value)
+	msg := "invalid value"
+	c := vcol
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		if !secret {
+			msg = "invalid value: " + pe.Message
+		}
+		if pe.Position.Line <= 1 {
+			c = vcol + pe.Position.Col - 1 - len(valuePrefix)
+			if c < vcol {
+				c = vcol
+			}
+		}
+	}
+	p.errorf(lineNo, c, factory, e.knownKey(), nil, "%s: %s", label, msg)
+	used := 1
+	if multiLine(value) {
+		// Skip the rest of the broken value rather than report each
+		// of its lines again.
+		for used < maxContinuation && i+used < len(lines) && !startsItem(lines[i+used]) {
+			used++
+		}
+	}
+	return nil, used
+}
+
+// valueExtent finds the end of the TOML value starting at lines[i][off:],
+// lexing strings (basic, literal, multi-line), comments and brackets in
+// one pass. It returns the line the value ends on and the byte offset just
+// past it; ok is false when the value is not closed within maxContinuation
+// lines, or when an open array meets a key = value line (an array cannot
+// hold one: it was left unclosed).
+func valueExtent(lines []string, i, off int) (last, end int, ok bool) {
+	var (
+		depth int
+		quote byte // the open string's quote, 0 outside a string
+		multi bool // the open string is a multi-line one
+	)
+	for j := i; j < len(lines) && j-i < maxContinuation; j++ {
+		s, k := lines[j], 0
+		if j == i {
+			k = off
+		} else if depth > 0 && quote == 0 && isKeyLine(s) {
+			return j, 0, false
+		}
+		for ; k < len(s); k++ {
+			c := s[k]
+			if quote != 0 {
+				switch {
+				case quote == '"' && c == '\\':
+					k++ // escaped byte (or, at the end of a line, a line continuation)
+					continue
+				case c != quote:
+					continue
+				case !multi:
+					quote = 0
+				case k+2 < len(s) && s[k+1] == quote && s[k+2] == quote:
+					k += 2
+					// A closing delimiter may be preceded by up to two
+					// quotes of the content: """a""""" ends after all five.
+					for n := 0; n < 2 && k+1 < len(s) && s[k+1] == quote; n++ {
+						k++
+					}
+					quote = 0
+				default:
+					continue
+				}
+				if depth == 0 {
+					return j, k + 1, true
+				}
+				continue
+			}
+			switch c {
+			case '#':
+				k = len(s)
+			case '"', '\'':
+				quote, multi = c, k+2 < len(s) && s[k+1] == c && s[k+2] == c
+				if multi {
+					k += 2
+				}
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth <= 0 {
+					return j, k + 1, true
+				}
+			default:
+				if depth == 0 {
+					return j, len(s), true // a scalar at the top: TOML decides
+				}
+			}
+		}
+		if quote != 0 && !multi {
+			return j, len(s), true // a basic string cannot span lines: TOML reports it
+		}
+	}
+	return 0, 0, false
 }
 
 // decodeValue decodes one TOML value through a one-key document.
@@ -306,12 +475,15 @@ func quotedEnd(t string) int {
 
 func isBareKey(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !isBareKeyByte(s[i]) {
 			return false
 		}
 	}
 	return s != ""
+}
+
+func isBareKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 func hasControl(s string) bool {

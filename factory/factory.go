@@ -314,10 +314,12 @@ var sessSeq atomic.Uint64
 // dialOne is one attempt to one URL: TCP dial, TLS handshake and
 // CONNECT→CONNECTED, all within the attempt timeout.
 func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeout time.Duration) (*session.Session, error) {
-	if timeout <= 0 {
-		timeout = DefaultAttemptTimeout
+	// The attempt timeout's default is applied by confparse (one layer);
+	// a definition built in code with 0 is bounded by ctx alone.
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, timeout)
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	def := c.def()
 	nc, err := c.opts.Dial(actx, "tcp", ep.Address())

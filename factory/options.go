@@ -11,14 +11,14 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/sequential"
 )
 
-// DefaultAttemptTimeout bounds one attempt to one URL (dial, TLS handshake,
-// CONNECT→CONNECTED) when the factory's *_attempt_timeout is 0. EMS's 0 means
-// "no limit", which would let a broker that accepts TCP and never answers
-// hang the caller for ever; stompft never allows that.
-const DefaultAttemptTimeout = 10 * time.Second
+// DefaultAttemptTimeout is confparse.DefaultAttemptTimeout, the bound on
+// one attempt to one URL that the parser applies when the file's
+// *_attempt_timeout is 0 or absent.
+const DefaultAttemptTimeout = confparse.DefaultAttemptTimeout
 
 // DefaultDisconnectTimeout bounds Close's wait for the DISCONNECT receipt.
 const DefaultDisconnectTimeout = 5 * time.Second

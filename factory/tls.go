@@ -5,40 +5,36 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/sequential"
 )
 
-// tlsConfig applies a factory's ssl_* keys to a clone of base. Host and
-// certificate verification are on unless the keys turn them off.
+// tlsConfig applies a factory's ssl_* settings to a clone of base. It
+// reads no file: the certificates and key were read once, when the
+// configuration was parsed (confparse.SSL.ReadFiles), so a dial never
+// waits on the file system. Certificate and host-name verification are on
+// unless SSL.InsecureSkipVerify or SSL.SkipHostnameCheck says otherwise,
+// so an SSL built in code is safe by default.
 func tlsConfig(base *tls.Config, def *confparse.Factory, ep sequential.Endpoint) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if base != nil {
 		cfg = base.Clone()
 	}
 	ssl := def.SSL
-	if len(ssl.Trusted) > 0 || len(ssl.Issuer) > 0 {
+	if (len(ssl.Trusted) > 0 || len(ssl.Issuer) > 0) && len(ssl.RootsPEM) == 0 ||
+		ssl.Identity != "" && len(ssl.CertificatePEM) == 0 {
+		return nil, errors.New("ssl: the ssl_trusted, ssl_issuer or ssl_identity files were not read: call SSL.ReadFiles on a configuration built in code")
+	}
+	if len(ssl.RootsPEM) > 0 {
 		pool := x509.NewCertPool()
-		for _, file := range append(append([]string(nil), ssl.Trusted...), ssl.Issuer...) {
-			pem, err := os.ReadFile(file)
-			if err != nil {
-				return nil, fmt.Errorf("ssl_trusted: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ssl_trusted: %s holds no PEM certificate", file)
-			}
+		if !pool.AppendCertsFromPEM(ssl.RootsPEM) {
+			return nil, errors.New("ssl_trusted: no PEM certificate")
 		}
 		cfg.RootCAs = pool
 	}
-	if ssl.Identity != "" {
-		key := ssl.PrivateKey
-		if key == "" {
-			key = ssl.Identity
-		}
-		cert, err := tls.LoadX509KeyPair(ssl.Identity, key)
+	if len(ssl.CertificatePEM) > 0 {
+		cert, err := tls.X509KeyPair(ssl.CertificatePEM, []byte(ssl.KeyPEM.Reveal()))
 		if err != nil {
 			return nil, fmt.Errorf("ssl_identity: %w", err)
 		}
@@ -51,9 +47,9 @@ func tlsConfig(base *tls.Config, def *confparse.Factory, ep sequential.Endpoint)
 		}
 	}
 	switch {
-	case !ssl.VerifyHost:
+	case ssl.InsecureSkipVerify:
 		cfg.InsecureSkipVerify = true
-	case !ssl.VerifyHostname:
+	case ssl.SkipHostnameCheck:
 		// Verify the chain but not the name: Go has no switch for that, so
 		// skip its check and verify the chain ourselves.
 		roots := cfg.RootCAs
@@ -70,30 +66,15 @@ func tlsConfig(base *tls.Config, def *confparse.Factory, ep sequential.Endpoint)
 			return err
 		}
 	}
-	if ssl.Ciphers != "" {
-		ids, err := cipherSuites(ssl.Ciphers)
+	switch {
+	case len(ssl.CipherSuites) > 0:
+		cfg.CipherSuites = ssl.CipherSuites
+	case ssl.Ciphers != "":
+		ids, err := confparse.ParseCipherSuites(ssl.Ciphers)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ssl_ciphers: %w", err)
 		}
 		cfg.CipherSuites = ids
 	}
 	return cfg, nil
-}
-
-// cipherSuites maps a list of Go/IANA suite names (separated by ':' or ',')
-// to ids. OpenSSL-style names are not translated.
-func cipherSuites(list string) ([]uint16, error) {
-	known := map[string]uint16{}
-	for _, cs := range tls.CipherSuites() {
-		known[cs.Name] = cs.ID
-	}
-	var ids []uint16
-	for _, name := range strings.FieldsFunc(list, func(r rune) bool { return r == ':' || r == ',' || r == ' ' }) {
-		id, ok := known[strings.TrimPrefix(name, "+")]
-		if !ok {
-			return nil, fmt.Errorf("ssl_ciphers: unknown or insecure cipher suite %q (use Go names such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)", name)
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
 }

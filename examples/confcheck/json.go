@@ -95,7 +95,7 @@ func toJSON(cfg *confparse.Config) jsonDoc {
 			if f.URLs.Scheme() == "ssl" {
 				jf.SSL = &jsonSSL{
 					Trusted: nonNil(f.SSL.Trusted), Identity: f.SSL.Identity, PrivateKey: f.SSL.PrivateKey,
-					Issuer: nonNil(f.SSL.Issuer), VerifyHost: f.SSL.VerifyHost, VerifyHostname: f.SSL.VerifyHostname,
+					Issuer: nonNil(f.SSL.Issuer), VerifyHost: !f.SSL.InsecureSkipVerify, VerifyHostname: !f.SSL.SkipHostnameCheck,
 					ExpectedHostname: f.SSL.ExpectedHostname, Ciphers: f.SSL.Ciphers,
 				}
 			}

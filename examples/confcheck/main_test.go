@@ -75,7 +75,7 @@ func TestExitCodesAndStreams(t *testing.T) {
 		{name: "invalid: every error as FILE:LINE:COL", args: []string{invalid}, code: 1,
 			stderrHas: []string{
 				invalid + `:5:3: reconnect_attempt_delay: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)`,
-				invalid + `:6:3: passcod: unknown key; did you mean passcode?`,
+				invalid + `:6:3: unknown key; did you mean passcode?`,
 				invalid + `:7:1: duplicate factory [A]: defined on lines 1 and 7`,
 			},
 			stderrLine: regexp.MustCompile(`^` + regexp.QuoteMeta(invalid) + `:\d+:\d+: `)},
@@ -145,13 +145,13 @@ func TestJSONShape(t *testing.T) {
 	want := []map[string]any{
 		{"name": "FTQueueConnectionFactory", "type": "queue", "client_id": "app-1",
 			"urls":         []any{"tcp://localhost:7222", "tcp://127.0.0.1:7224"},
-			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
-			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
+			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
+			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": true},
 		{"name": "Migrated", "type": "topic", "client_id": "",
 			"urls":         []any{"tcp://[::1]:61613", "tcp://127.0.0.1:61614"},
-			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
-			"reconnect":    map[string]any{"attempt_count": 5.0, "attempt_delay_ms": 300.0, "attempt_timeout_ms": 0.0},
+			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
+			"reconnect":    map[string]any{"attempt_count": 5.0, "attempt_delay_ms": 300.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": false},
 	}
 	for i, w := range want {

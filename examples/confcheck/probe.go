@@ -91,9 +91,9 @@ func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory
 	}
 	if ep.Scheme == sequential.SchemeSSL {
 		switch {
-		case !def.SSL.VerifyHost:
+		case def.SSL.InsecureSkipVerify:
 			r.TLS = tlsUnverified
-		case !def.SSL.VerifyHostname:
+		case def.SSL.SkipHostnameCheck:
 			r.TLS = tlsChainOnly
 		default:
 			r.TLS = tlsVerified
