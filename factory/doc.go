@@ -83,9 +83,23 @@
 //
 // Load watches the file (fsnotify; editors that write a temporary file and
 // rename it over the original included). New connections and the next
-// reconnect of existing ones use the new definition. An edit that does not
-// parse changes nothing: every error is logged with file:line and the last
-// good configuration stays in force.
+// reconnect of existing ones use the new definition.
+//
+// An edit is applied only once the file has settled: ReloadSettle (150 ms)
+// after the last change event the file is read, ReloadSettle later it is
+// read again, and only if both reads agree (size, modification time,
+// SHA-256) with no change event in between is it considered. A save written
+// in several pieces, or truncated and then rewritten, is never read half
+// way unless a pause inside it exceeds twice ReloadSettle. The content must
+// then pass Reload's checks: it is a regular file of at most
+// MaxConfigFileSize bytes, it parses, it defines at least one factory
+// (ErrConfigEmpty otherwise), and it still defines every factory that has
+// open connections (ErrFactoryInUse otherwise). A rejected edit changes
+// nothing: the last good configuration stays in force, the rejection is
+// logged (parse errors one per line with file:line) and every connection
+// gets an EventConfigReloaded whose Err says why. An accepted edit replaces
+// the whole configuration at once: a concurrent CreateConnection sees the
+// old one or the new one, never a part.
 //
 // # Events and logging
 //

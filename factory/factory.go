@@ -55,7 +55,10 @@ type Factory struct {
 
 // Load reads and validates a factories.conf (native EMS syntax or TOML) and
 // watches it: edits apply to new connections and to the next reconnect of
-// existing ones; an edit that does not parse is logged and ignored.
+// existing ones, once the file has been stable for ReloadSettle; an edit
+// Reload rejects (does not parse, defines no factory, drops a factory in
+// use) is logged and ignored. The file must be a regular file (symlinks are
+// followed) of at most MaxConfigFileSize bytes.
 // Pass WithWatch(false) to read it once.
 func Load(path string, opts ...Option) (*Factory, error) {
 	base := GetDefaultOptions()
@@ -64,7 +67,7 @@ func Load(path string, opts ...Option) (*Factory, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := confparse.ParseFile(path)
+	cfg, err := loadConf(path)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +164,14 @@ func (f *Factory) CreateConnectionContext(ctx context.Context, name string, opts
 	c := newConnection(f, name, def, o)
 	c.lastDef = def
 	f.mu.Lock()
+	// Registered under the same lock as Reload's check, so a reload that
+	// drops name either happened before (unknown factory) or sees c in use.
+	if _, ok := f.cfg.Factory(name); !ok {
+		err := fmt.Errorf("%w %q in %s", ErrUnknownFactory, name, f.cfgName())
+		f.mu.Unlock()
+		c.shutdown(err)
+		return nil, err
+	}
 	for _, ep := range f.added[name] {
 		_ = c.walker.AddServer(ep)
 	}

@@ -1,27 +1,60 @@
 package factory
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/stompft/stompft/attempts"
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/sequential"
 )
 
-// reloadSettle coalesces the bursts of events one save produces (truncate +
-// write, or write temp + rename).
-const reloadSettle = 50 * time.Millisecond
+// ReloadSettle is how long a watched factories file must stay unchanged
+// before an edit is applied. After the last change event the watcher waits
+// ReloadSettle and reads the file, waits ReloadSettle again and reads it once
+// more; only when both reads return the same bytes (same size, modification
+// time and SHA-256) with no change event in between is the content a
+// candidate. An editor that saves in several writes, or truncates and then
+// writes, is therefore never read half way: a pause between two writes must
+// exceed twice ReloadSettle for a partial file to be considered, and even
+// then it must pass the checks Reload makes.
+const ReloadSettle = 150 * time.Millisecond
+
+// MaxConfigFileSize bounds the factories file Load and Reload read: a larger
+// file is refused before it is read whole, with an error naming the limit.
+const MaxConfigFileSize = 4 << 20
+
+// Reload rejections, found with errors.Is in the error Reload returns and in
+// EventConfigReloaded.Err. A file that does not parse is rejected with the
+// parser's confparse.ErrorList instead.
+var (
+	// ErrConfigEmpty: the edited file defines no factory (empty, or only
+	// comments).
+	ErrConfigEmpty = errors.New("stompft: reload rejected: the file defines no factory")
+	// ErrFactoryInUse: the edit removes a factory that has open connections.
+	ErrFactoryInUse = errors.New("stompft: reload rejected: a factory with open connections is no longer defined")
+)
 
 // watcher reloads a Factory's file when it changes. It watches the directory,
 // not the file, so editors that write a temp file and rename it over the
 // original are seen too.
 type watcher struct {
-	f    *Factory
-	w    *fsnotify.Watcher
-	done chan struct{}
-	quit chan struct{}
+	f     *Factory
+	clock attempts.Clock
+	w     *fsnotify.Watcher
+	done  chan struct{}
+	quit  chan struct{}
 }
 
 func newWatcher(f *Factory) (*watcher, error) {
@@ -33,22 +66,54 @@ func newWatcher(f *Factory) (*watcher, error) {
 		_ = fw.Close()
 		return nil, err
 	}
-	w := &watcher{f: f, w: fw, done: make(chan struct{}), quit: make(chan struct{})}
+	clock := f.opts.Clock
+	if clock == nil {
+		clock = attempts.SystemClock
+	}
+	w := &watcher{f: f, clock: clock, w: fw, done: make(chan struct{}), quit: make(chan struct{})}
 	go w.run()
 	return w, nil
+}
+
+// confRead is one read of the factories file.
+type confRead struct {
+	data  []byte
+	size  int64
+	mtime time.Time
+	sum   [sha256.Size]byte
+	err   error
+}
+
+func (a *confRead) same(b *confRead) bool {
+	if a.err != nil || b.err != nil {
+		return a.err != nil && b.err != nil && a.err.Error() == b.err.Error()
+	}
+	return a.size == b.size && a.mtime.Equal(b.mtime) && a.sum == b.sum
 }
 
 func (w *watcher) run() {
 	defer close(w.done)
 	base := filepath.Base(w.f.path)
-	var settle <-chan time.Time
-	var timer *time.Timer
+	var (
+		timer attempts.Timer
+		fire  <-chan time.Time
+		first *confRead // the first of the two reads that must agree
+	)
+	arm := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timer = w.clock.NewTimer(ReloadSettle)
+		fire = timer.C()
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-w.quit:
-			if timer != nil {
-				timer.Stop()
-			}
 			return
 		case ev, ok := <-w.w.Events:
 			if !ok {
@@ -57,19 +122,26 @@ func (w *watcher) run() {
 			if filepath.Base(ev.Name) != base || ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
 				continue
 			}
-			if timer != nil {
-				timer.Stop()
-			}
-			timer = time.NewTimer(reloadSettle)
-			settle = timer.C
+			// The file is changing: start over.
+			first = nil
+			arm()
 		case err, ok := <-w.w.Errors:
 			if !ok {
 				return
 			}
 			w.f.opts.Logger.WithError(err).Warn("watching factories file")
-		case <-settle:
-			settle = nil
-			w.f.Reload()
+		case <-fire:
+			fire, timer = nil, nil
+			r := readConf(w.f.path)
+			if first == nil || !first.same(r) {
+				// First read, or the file moved on since: read again
+				// after another quiet ReloadSettle.
+				first = r
+				arm()
+				continue
+			}
+			first = nil
+			_ = w.f.apply(r.data, r.err)
 		}
 	}
 }
@@ -80,12 +152,83 @@ func (w *watcher) close() {
 	<-w.done
 }
 
-// Reload re-reads the factories file now. A file that does not parse keeps
-// the configuration in force: every error is logged with file:line and
-// returned, and connections get an EventConfigReloaded with Err set.
+// readConf reads the factories file without ever blocking on it: opened
+// non-blocking (a FIFO does not wait for a writer), refused unless it is a
+// regular file after symlinks, refused above MaxConfigFileSize before and
+// while reading.
+func readConf(path string) *confRead {
+	r := &confRead{}
+	r.data, r.size, r.mtime, r.err = readConfFile(path)
+	if r.err == nil {
+		r.sum = sha256.Sum256(r.data)
+	}
+	return r
+}
+
+func readConfFile(path string) (data []byte, size int64, mtime time.Time, err error) {
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: reading factories file: %w", err)
+	}
+	defer fd.Close()
+	fi, err := fd.Stat()
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: reading factories file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxConfigFileSize {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s is %d bytes, over the %d-byte limit (MaxConfigFileSize)", path, fi.Size(), MaxConfigFileSize)
+	}
+	data, err = io.ReadAll(io.LimitReader(fd, MaxConfigFileSize+1))
+	if err != nil {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: reading factories file %s: %w", path, err)
+	}
+	if len(data) > MaxConfigFileSize {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s grew over the %d-byte limit (MaxConfigFileSize) while read", path, MaxConfigFileSize)
+	}
+	return data, fi.Size(), fi.ModTime(), nil
+}
+
+// loadConf is confparse.ParseFile with the bounded read.
+func loadConf(path string) (*confparse.Config, error) {
+	data, _, _, err := readConfFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return confparse.Parse(path, data)
+}
+
+// Reload re-reads the factories file now (the watcher calls it only once the
+// file has been stable for ReloadSettle). The edit is rejected, and the
+// configuration in force kept, when the file cannot be read (not a regular
+// file, over MaxConfigFileSize), does not parse (confparse.ErrorList),
+// defines no factory (ErrConfigEmpty), or no longer defines a factory that
+// has open connections (ErrFactoryInUse). A rejection is logged, every parse
+// error with its file:line, and returned; an accepted edit replaces the
+// whole configuration at once, so a concurrent CreateConnection sees either
+// the old one or the new one. Either way every connection gets an
+// EventConfigReloaded, with Err set when the edit was rejected.
 func (f *Factory) Reload() error {
-	cfg, err := confparse.ParseFile(f.path)
+	data, _, _, err := readConfFile(f.path)
+	return f.apply(data, err)
+}
+
+// apply validates data (or reports readErr) and swaps the configuration.
+func (f *Factory) apply(data []byte, readErr error) error {
+	var cfg *confparse.Config
+	err := readErr
+	if err == nil {
+		cfg, err = confparse.Parse(f.path, data)
+	}
+	if err == nil && len(cfg.Factories) == 0 {
+		err = fmt.Errorf("%w: %s", ErrConfigEmpty, f.path)
+	}
 	f.mu.Lock()
+	if err == nil {
+		err = missingInUse(f.path, cfg, f.conns)
+	}
 	if err == nil {
 		f.cfg = cfg
 	}
@@ -96,7 +239,8 @@ func (f *Factory) Reload() error {
 	f.mu.Unlock()
 	log := f.opts.Logger.WithField("file", f.path)
 	if err != nil {
-		if list, ok := err.(confparse.ErrorList); ok {
+		var list confparse.ErrorList
+		if errors.As(err, &list) {
 			for _, e := range list {
 				log.Error("reload rejected, keeping the last good configuration: " + e.Error())
 			}
@@ -113,6 +257,33 @@ func (f *Factory) Reload() error {
 		c.emit(Event{Kind: EventConfigReloaded, Err: err})
 	}
 	return err
+}
+
+// missingInUse names the factories with open connections that cfg no longer
+// defines; f.mu must be held.
+func missingInUse(path string, cfg *confparse.Config, conns map[*Connection]struct{}) error {
+	open := map[string]int{}
+	for c := range conns {
+		if _, ok := cfg.Factory(c.name); !ok {
+			open[c.name]++
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(open))
+	for n := range open {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b bytes.Buffer
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "[%s] (%d open)", n, open[n])
+	}
+	return fmt.Errorf("%w: %s no longer defines %s", ErrFactoryInUse, path, strings.TrimSpace(b.String()))
 }
 
 // listFor is the URL list a connection walks: the definition's, plus servers
