@@ -20,14 +20,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stompft/stompft/internal/embedded"
-	"github.com/stompft/stompft/internal/embedded/embeddedtest"
+	"github.com/stompft/stompft/factory/factorytest"
 )
 
-func probeBroker(t *testing.T, opts embedded.Options) *embedded.Broker {
+func probeBroker(t *testing.T, opts ...factorytest.Option) *factorytest.Broker {
 	t.Helper()
-	opts.Engine = embedded.EngineMini
-	return embeddedtest.Start(t, opts)
+	return factorytest.NewBroker(t, opts...)
 }
 
 // row returns the table row of url, split on runs of spaces (the error
@@ -48,8 +46,8 @@ func row(t *testing.T, out, url string) []string {
 }
 
 func TestProbeOneUpOneKilled(t *testing.T) {
-	up := probeBroker(t, embedded.Options{})
-	down := probeBroker(t, embedded.Options{})
+	up := probeBroker(t)
+	down := probeBroker(t)
 	down.Kill()
 	path := write(t, "f.conf", "[FT]\n  type = queue\n  url = "+up.URL()+","+down.URL()+"\n  connect_attempt_timeout = 2000\n")
 
@@ -86,9 +84,9 @@ func TestProbeOneUpOneKilled(t *testing.T) {
 }
 
 func TestProbeExitCodes(t *testing.T) {
-	down := probeBroker(t, embedded.Options{})
+	down := probeBroker(t)
 	down.Kill()
-	up := probeBroker(t, embedded.Options{})
+	up := probeBroker(t)
 	path := write(t, "f.conf", "[Down]\n  type = queue\n  url = "+down.URL()+"\n[Up]\n  type = queue\n  url = "+up.URL()+"\n")
 	tests := []struct {
 		name string
@@ -117,7 +115,7 @@ func TestProbeExitCodes(t *testing.T) {
 // The probe logs in with the factory's credentials, and a refusal never
 // prints the passcode.
 func TestProbeCredentials(t *testing.T) {
-	b := probeBroker(t, embedded.Options{Login: "app", Passcode: secret})
+	b := probeBroker(t, factorytest.WithCredentials("app", secret))
 	tests := []struct {
 		name, pass string
 		reachable  string
@@ -141,8 +139,8 @@ func TestProbeCredentials(t *testing.T) {
 }
 
 func TestProbeJSON(t *testing.T) {
-	up := probeBroker(t, embedded.Options{})
-	down := probeBroker(t, embedded.Options{})
+	up := probeBroker(t)
+	down := probeBroker(t)
 	down.Kill()
 	path := write(t, "f.conf", "[FT]\n  type = queue\n  url = "+up.URL()+","+down.URL()+"\n")
 	var stdout, stderr bytes.Buffer
@@ -180,7 +178,7 @@ func TestProbeJSON(t *testing.T) {
 // TLS: a TLS front for an embedded broker, with a certificate for
 // 127.0.0.1 from a CA made here.
 func TestProbeTLS(t *testing.T) {
-	b := probeBroker(t, embedded.Options{})
+	b := probeBroker(t)
 	dir := t.TempDir()
 	caFile, serverCert := testPKI(t, dir)
 	addr := tlsFront(t, serverCert, b.Addr())

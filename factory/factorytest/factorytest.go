@@ -27,10 +27,10 @@ type options struct {
 // WithHeartBeat sets the broker's heart-beat, in both directions: the
 // broker sends no more often than this and asks the client for no more
 // often than this (it takes the larger of its value and the client's, as
-// ActiveMQ and RabbitMQ do). It is a minimum of 1 ms. Defaults to 1 minute,
-// which in effect leaves heart-beats to the client's own setting; use a
-// short value (with a matching heartbeat key in the conf) to rehearse
-// Freeze.
+// ActiveMQ and RabbitMQ do). It is a minimum of 1 ms. Defaults to 1 minute:
+// heart-beats are negotiated but, within a test, seldom sent. Use a short
+// value (with a matching heartbeat key in the conf) to rehearse Freeze,
+// which only heart-beats or timeouts can detect.
 func WithHeartBeat(d time.Duration) Option {
 	return func(o *options) error {
 		if d < time.Millisecond {

@@ -495,3 +495,32 @@ func TestAcksNacksTransactionsRedelivery(t *testing.T) {
 	}
 	c2.silent("only the unacknowledged message")
 }
+
+// Restart clears every fault; a closed broker stays closed.
+func TestRestartClearsFaultsAndCloseIsFinal(t *testing.T) {
+	leakcheck.Check(t)
+	b := factorytest.NewBroker(t)
+	b.Refuse()
+	b.MuteReceipts()
+	b.Blackhole()
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, b.Addr()) // neither refused nor blackholed
+	c.send(frame.SEND, "destination", "/queue/q", "receipt", "r")
+	if f := c.read(); f.Command != frame.RECEIPT {
+		t.Fatalf("got %s, want RECEIPT: receipts no longer muted", f.Command)
+	}
+	b.Close()
+	b.Close() // idempotent
+	if b.Running() {
+		t.Fatal("running after Close")
+	}
+	if err := b.Restart(); !errors.Is(err, factorytest.ErrClosed) {
+		t.Fatalf("Restart after Close: %v, want ErrClosed", err)
+	}
+	if err := b.Heal(); !errors.Is(err, factorytest.ErrClosed) {
+		t.Fatalf("Heal after Close: %v, want ErrClosed", err)
+	}
+	refused(t, b.Addr())
+}
