@@ -16,8 +16,14 @@
 // message is handled once even across a failover, and acks each message
 // after handling it (here: logging it through logrus). The subscription
 // survives failover by itself: the same channel keeps delivering. An ack
-// that fails with factory.ErrStaleAck after a failover is harmless: the
-// broker redelivers the message and DropDuplicates drops the copy.
+// that fails with factory.ErrStaleAck after a failover cannot take effect:
+// the broker redelivers the message. DropDuplicates drops that copy only
+// when the message carries a stompft-msg-id header, that is when its
+// producer is a stompft connection with track_messages = true. Messages
+// from other producers have no such id and are delivered again: a consumer
+// of other producers must make its handling idempotent (for example keyed
+// by a business id, or by the broker's message-id where the broker keeps it
+// across redelivery, as ActiveMQ does and RabbitMQ does not).
 //
 // # Shutdown
 //

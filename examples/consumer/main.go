@@ -88,8 +88,10 @@ func run(ctx context.Context, o options, log logrus.FieldLogger, ready chan<- st
 			}
 			log.WithFields(logrus.Fields{"dest": m.Destination, "body": string(m.Body)}).Info("received")
 			// Ack after handling. A stale ack (the message arrived on a
-			// connection since lost) is harmless: the broker redelivers it
-			// and DropDuplicates drops the copy.
+			// connection since lost) cannot take effect: the broker
+			// redelivers the message. DropDuplicates drops that copy only
+			// for tracked stompft producers (stompft-msg-id); handle
+			// messages of other producers idempotently.
 			if err := conn.Ack(m); err != nil && !errors.Is(err, factory.ErrStaleAck) {
 				log.WithError(err).Warn("ack failed")
 			}

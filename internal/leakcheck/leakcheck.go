@@ -2,7 +2,8 @@
 // with the one exception every test needs. go-stomp's embedded server
 // (internal/embedded's default engine) has no way to stop: its request
 // processor and, for a while after a kill, its per-connection loops outlive
-// the broker (see BROKERS.md). Everything else a test starts must be gone
+// the broker (its Serve has no exit: see internal/embedded's package
+// documentation). Everything else a test starts must be gone
 // when it ends.
 package leakcheck
 
