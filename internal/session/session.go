@@ -56,9 +56,14 @@ type Config struct {
 }
 
 // Callbacks receive what the broker sends. They run on the session's read
-// goroutine: Message may block (that is back-pressure) but must return once
-// Done is closed.
+// goroutine, one at a time, in the order the frames arrived.
 type Callbacks struct {
+	// Message must not block: while it runs nothing else is read (no
+	// receipt, no heart-beat, no other subscription), so it hands the frame
+	// on (the factory enqueues it per subscription) and returns. To stop
+	// the broker's flow, call Pause (from Message itself or from any
+	// goroutine): reading stops after the frame being delivered, and TCP
+	// back-pressure does the rest.
 	Message func(f *frame.Frame)
 	Receipt func(id string)
 	// End runs once, synchronously, when the session ends (after Done is
@@ -116,6 +121,10 @@ type Session struct {
 	ending  atomic.Bool // set by end before the socket goes inert
 	endOnce sync.Once
 	err     error
+
+	pauseMu  sync.Mutex
+	paused   bool
+	resumeCh chan struct{} // closed by Resume; made by Pause
 
 	leaving     atomic.Bool // DISCONNECT sent: the peer hanging up is expected
 	discMu      sync.Mutex
@@ -312,6 +321,9 @@ func (s *Session) readLoop() {
 	defer func() { _ = s.nc.Close() }()
 	silence := time.Duration(float64(s.info.RecvBeat) * s.cfg.Grace)
 	for {
+		if !s.waitResumed() {
+			return
+		}
 		if silence > 0 {
 			_ = s.nc.SetReadDeadline(time.Now().Add(silence))
 		}
@@ -360,6 +372,61 @@ func (s *Session) readLoop() {
 			s.end(serverError(f))
 			return
 		}
+	}
+}
+
+// Pause stops reading from the socket once the frame being delivered (if
+// any) has been handed to Callbacks; the broker then meets TCP
+// back-pressure. While paused the silence (heart-beat) detector does not
+// run: time the session chose not to read is never counted as the broker's
+// silence. Writes, and the session's own heart-beats, go on. Pause is
+// idempotent, safe from any goroutine (Callbacks.Message included) and never
+// blocks; a paused session still ends at once on Close, on a failed write,
+// or when Disconnect is called (which reads again to see its receipt).
+//
+// A read already waiting for the next frame when Pause is called completes
+// first: the session stops before reading the frame after it.
+func (s *Session) Pause() {
+	s.pauseMu.Lock()
+	if !s.paused {
+		s.paused = true
+		s.resumeCh = make(chan struct{})
+	}
+	s.pauseMu.Unlock()
+}
+
+// Resume undoes Pause: reading starts again, with the silence deadline
+// re-armed from now. Idempotent and safe from any goroutine.
+func (s *Session) Resume() {
+	s.pauseMu.Lock()
+	if s.paused {
+		s.paused = false
+		close(s.resumeCh)
+	}
+	s.pauseMu.Unlock()
+}
+
+// Paused reports whether Pause is in effect.
+func (s *Session) Paused() bool {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	return s.paused
+}
+
+// waitResumed blocks the read loop while the session is paused. It returns
+// false when the session ended meanwhile.
+func (s *Session) waitResumed() bool {
+	s.pauseMu.Lock()
+	paused, ch := s.paused, s.resumeCh
+	s.pauseMu.Unlock()
+	if !paused {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-s.done:
+		return false
 	}
 }
 
@@ -412,6 +479,7 @@ func (s *Session) Disconnect(ctx context.Context) error {
 	s.discDone = ch
 	s.discMu.Unlock()
 	s.leaving.Store(true)
+	s.Resume() // the receipt must be read
 	err := s.Write(frame.New(frame.DISCONNECT, frame.Receipt, "stompft-disconnect"))
 	if err == nil {
 		select {
