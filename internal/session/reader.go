@@ -204,7 +204,7 @@ func (fr *frameReader) readLine(max int, cmd string) ([]byte, error) {
 				if len(fr.line)+i+1 > max+2 {
 					return nil, fr.limitErr(LimitHeaderLength, max, cmd, "line of more than "+strconv.Itoa(max)+" bytes")
 				}
-				fr.line = append(fr.line, fr.buf[fr.r:fr.r+i+1]...)
+				fr.line = appendCapped(fr.line, fr.buf[fr.r:fr.r+i+1], max+2)
 				line = fr.line
 			}
 			fr.r += i + 1
@@ -221,7 +221,7 @@ func (fr *frameReader) readLine(max int, cmd string) ([]byte, error) {
 			return nil, fr.limitErr(LimitHeaderLength, max, cmd, "line of more than "+strconv.Itoa(max)+" bytes")
 		}
 		if fr.w == len(fr.buf) { // full: gather into line
-			fr.line = append(fr.line, fr.buf[fr.r:fr.w]...)
+			fr.line = appendCapped(fr.line, fr.buf[fr.r:fr.w], max+2)
 			fr.r, fr.w = 0, 0
 			fr.started = true
 		}
@@ -230,6 +230,21 @@ func (fr *frameReader) readLine(max int, cmd string) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// appendCapped appends p to b (len(b)+len(p) ≤ limit), growing b by
+// doubling but never past limit: what a growing line or body allocates in
+// all stays under twice its final size plus the limit, where append's
+// gentler growth for large slices would allocate about five times it.
+func appendCapped(b, p []byte, limit int) []byte {
+	if need := len(b) + len(p); need > cap(b) {
+		c := max(2*cap(b), need, 4096)
+		c = min(c, max(limit, need))
+		nb := make([]byte, len(b), c)
+		copy(nb, b)
+		b = nb
+	}
+	return append(b, p...)
 }
 
 func trimEOL(line []byte) []byte {
@@ -378,7 +393,7 @@ func (fr *frameReader) readToNUL(max int, cmd string) ([]byte, error) {
 			if len(body)+i > max {
 				return nil, fr.limitErr(LimitFrameSize, max, cmd, "body of more than "+strconv.Itoa(max)+" bytes without content-length")
 			}
-			body = append(body, fr.buf[fr.r:fr.r+i]...)
+			body = appendCapped(body, fr.buf[fr.r:fr.r+i], max)
 			fr.r += i + 1
 			if body == nil {
 				body = []byte{}
@@ -388,7 +403,7 @@ func (fr *frameReader) readToNUL(max int, cmd string) ([]byte, error) {
 		if len(body)+fr.w-fr.r > max {
 			return nil, fr.limitErr(LimitFrameSize, max, cmd, "body of more than "+strconv.Itoa(max)+" bytes without content-length")
 		}
-		body = append(body, fr.buf[fr.r:fr.w]...)
+		body = appendCapped(body, fr.buf[fr.r:fr.w], max)
 		fr.r, fr.w = 0, 0
 		if err := fr.fill(); err != nil {
 			return nil, err
