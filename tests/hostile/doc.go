@@ -7,5 +7,6 @@
 // URL where one applies, and within a stated memory bound: the bytes the
 // process allocated while the shape ran (runtime.MemStats.TotalAlloc) stay
 // under twice the limit in force plus a fixed 2 MiB for the connection
-// itself. The figures are logged per shape (go test -v).
+// itself. The figures are logged per shape (go test -v). One test also
+// checks that the conf defaults are internal/session's.
 package hostile
