@@ -104,7 +104,7 @@ var keyDocs = []keyDoc{
 		origin: OriginEMS, reload: ReloadNextReconnect},
 	{key: "ssl_expected_hostname", unset: "host of each URL", meaning: "name to expect in the broker's certificate",
 		origin: OriginEMS, reload: ReloadNextReconnect},
-	{key: "ssl_ciphers", unset: "Go's default", meaning: "cipher suites, as Go names them (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`), comma-separated; EMS's OpenSSL names are not accepted",
+	{key: "ssl_ciphers", unset: "Go's default", meaning: "cipher suites: EMS's OpenSSL-style list (`ECDHE-RSA-AES128-GCM-SHA256`, `:`-separated, `+`/`-`/`!`, `ALL`) or Go's names (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`), checked when the file is parsed",
 		origin: OriginEMS, reload: ReloadNextReconnect},
 
 	// STOMP keys.
@@ -119,6 +119,16 @@ var keyDocs = []keyDoc{
 	{key: "heartbeat", meaning: "`send,receive` heart-beat intervals in ms (`0,0` = off), or a TOML array `[5000, 5000]`",
 		origin: OriginSTOMP, from: "`heart-beat` header", reload: ReloadNextReconnect},
 	{key: "heartbeat_grace", meaning: "multiplier on the negotiated receive interval before a silent broker is declared dead (at least 1)",
+		origin: OriginStompft, reload: ReloadNextReconnect},
+
+	// Frame limits (hostile or broken brokers).
+	{key: "max_frame_size", meaning: "largest frame body accepted from the broker, in bytes; checked before allocating (ActiveMQ's own cap is 100 MiB). A larger frame ends the session with an error naming this key; in CONNECTED it is permanent",
+		origin: OriginStompft, from: "ActiveMQ `maxDataLength`", reload: ReloadNextReconnect},
+	{key: "max_header_length", meaning: "longest header line accepted from the broker, in bytes",
+		origin: OriginStompft, from: "ActiveMQ `maxHeaderLength`", reload: ReloadNextReconnect},
+	{key: "max_headers", meaning: "most header lines in one frame",
+		origin: OriginStompft, from: "ActiveMQ `maxHeaders`", reload: ReloadNextReconnect},
+	{key: "max_header_bytes", meaning: "most bytes in one frame's command and headers together",
 		origin: OriginStompft, reload: ReloadNextReconnect},
 
 	// Failover keys beyond EMS.

@@ -35,15 +35,19 @@ func TestFrameLimitKeys(t *testing.T) {
 }
 
 // A heart-beat below 1 ms (other than 0) would be offered as 0 (off) and
-// yet enforced: it is an error with file:line. Finer values round up.
+// yet enforced: it is an error with file:line. So is a fraction of a
+// millisecond: the header carries whole milliseconds.
 func TestSubMillisecondHeartbeatIsAnError(t *testing.T) {
 	for _, v := range []string{"500us,500us", "0,500us", "1ns,0"} {
 		_, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://h:61613\nheartbeat = "+v+"\n"))
-		if err == nil || !strings.Contains(err.Error(), "t.conf:4") || !strings.Contains(err.Error(), "below 1ms") {
+		if err == nil || !strings.Contains(err.Error(), "t.conf:4") || !strings.Contains(err.Error(), "at least 1ms") {
 			t.Errorf("%s: got %v", v, err)
 		}
 	}
-	cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://h:61613\nheartbeat = 1500us,0\n"))
+	if _, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://h:61613\nheartbeat = 1500us,0\n")); err == nil || !strings.Contains(err.Error(), "t.conf:4") {
+		t.Errorf("1500us: got %v, want an error at t.conf:4", err)
+	}
+	cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://h:61613\nheartbeat = 2ms,0\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
