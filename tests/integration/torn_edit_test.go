@@ -127,8 +127,8 @@ func TestTornSaveCutInThePortIsNeverApplied(t *testing.T) {
 }
 
 // An edit that empties the file, one that truncates it to a prefix that
-// lost a factory in use, and one that removes that factory are each
-// rejected, reported in EventConfigReloaded.Err, and change nothing: new
+// lost a factory in use, one that removes that factory and one that empties
+// its section are each rejected, reported in EventConfigReloaded.Err, and change nothing: new
 // connections still find every factory.
 func TestBadEditsAreRejectedAndReported(t *testing.T) {
 	verifyNoLeaks(t)
@@ -152,12 +152,17 @@ func TestBadEditsAreRejectedAndReported(t *testing.T) {
 			}
 		}, factory.ErrFactoryInUse},
 		{"removed", func() { replaceConf(t, path, first) }, factory.ErrFactoryInUse},
+		{"emptied section", func() { replaceConf(t, path, first+"[Test]\n") }, nil},
 	} {
 		replaceConf(t, path, whole)
 		_, after := rec.wait(t, factory.EventConfigReloaded, rec.len(), waitLimit)
 		tc.edit()
 		ev, _ := rec.wait(t, factory.EventConfigReloaded, after, waitLimit)
-		if !errors.Is(ev.Err, tc.want) {
+		var list confparse.ErrorList
+		switch {
+		case tc.want == nil && !errors.As(ev.Err, &list):
+			t.Fatalf("%s: EventConfigReloaded.Err = %v, want a confparse.ErrorList", tc.name, ev.Err)
+		case tc.want != nil && !errors.Is(ev.Err, tc.want):
 			t.Fatalf("%s: EventConfigReloaded.Err = %v, want %v", tc.name, ev.Err, tc.want)
 		}
 		if !strings.Contains(ev.Err.Error(), path) {
