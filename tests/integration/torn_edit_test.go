@@ -137,7 +137,8 @@ func TestBadEditsAreRejectedAndReported(t *testing.T) {
 	first := section("First", b.URL(), keys...)
 	whole := first + section("Test", b.URL(), keys...)
 	rec := newRecorder()
-	f, path := load(t, whole, factory.WithWatch(true))
+	logger, logs := debugLogger()
+	f, path := load(t, whole, factory.WithWatch(true), factory.WithLogger(logger))
 	connect(t, f, "Test", waitLimit, rec.option())
 
 	for _, tc := range []struct {
@@ -167,6 +168,17 @@ func TestBadEditsAreRejectedAndReported(t *testing.T) {
 		}
 		if !strings.Contains(ev.Err.Error(), path) {
 			t.Fatalf("%s: the rejection %q does not name the file", tc.name, ev.Err)
+		}
+		if tc.want == nil {
+			// Each parse error is logged with its file:line.
+			for _, e := range list {
+				pos := fmt.Sprintf("%s:%d:%d: ", path, e.Line, e.Col)
+				if !strings.HasPrefix(e.Error(), pos) || !strings.Contains(logs.String(), pos+"factory [Test]") {
+					t.Fatalf("%s: parse error %q not logged with its file:line; log:\n%s", tc.name, e, logs)
+				}
+			}
+		} else if !strings.Contains(logs.String(), "reload rejected") {
+			t.Fatalf("%s: the rejection was not logged; log:\n%s", tc.name, logs)
 		}
 		for _, name := range []string{"First", "Test"} {
 			c, err := f.CreateConnection(name)
