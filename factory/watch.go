@@ -1,7 +1,6 @@
 package factory
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -276,14 +275,10 @@ func missingInUse(path string, cfg *confparse.Config, conns map[*Connection]stru
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var b bytes.Buffer
 	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "[%s] (%d open)", n, open[n])
+		names[i] = fmt.Sprintf("[%s] (%d open)", n, open[n])
 	}
-	return fmt.Errorf("%w: %s no longer defines %s", ErrFactoryInUse, path, strings.TrimSpace(b.String()))
+	return fmt.Errorf("%w: %s no longer defines %s", ErrFactoryInUse, path, strings.Join(names, ", "))
 }
 
 // listFor is the URL list a connection walks: the definition's, plus servers
