@@ -1,6 +1,7 @@
 package confparse
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -107,5 +108,42 @@ func BenchmarkParseCost(b *testing.B) {
 			}
 			b.ReportMetric(ratio, "large/small-ns-per-byte")
 		})
+	}
+}
+
+// TestMultiLineValuesExact: the one-pass lexer that finds where a value
+// ends agrees with TOML on the shapes that could fool it: quotes, '#',
+// brackets and escapes inside strings, comments inside arrays, closing
+// delimiters with extra quotes.
+func TestMultiLineValuesExact(t *testing.T) {
+	for in, want := range map[string]string{
+		"clientID = \"\"\"\na \\\"\"\" b\n\"\"\"":          "a \"\"\" b\n",
+		"clientID = \"\"\"\nx\"\"\"\"\"":                  "x\"\"",
+		"clientID = '''\n# not a comment ] [\n'''":         "# not a comment ] [\n",
+		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":   "joined line",
+		"clientID = 'a\\' # comment":                      "a\\",
+		"clientID = \"\"\"a\"\"\" # after":                 "a",
+		"ssl_issuer = [ # open\n \"]a#\", # one\n 'b[',\n]": "[]a# b[]",
+		"ssl_issuer = [\n  [\"x\"],\n]":                   "",
+	} {
+		cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://1\n"+in+"\n"))
+		if strings.HasPrefix(in, "ssl_issuer = [\n  [") {
+			if err == nil {
+				t.Errorf("%q: nested array accepted", in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		f := cfg.Factories[0]
+		got := f.ClientID
+		if strings.HasPrefix(in, "ssl_issuer") {
+			got = fmt.Sprint(f.SSL.Issuer)
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
 	}
 }
