@@ -117,14 +117,14 @@ func BenchmarkParseCost(b *testing.B) {
 // delimiters with extra quotes.
 func TestMultiLineValuesExact(t *testing.T) {
 	for in, want := range map[string]string{
-		"clientID = \"\"\"\na \\\"\"\" b\n\"\"\"":          "a \"\"\" b\n",
-		"clientID = \"\"\"\nx\"\"\"\"\"":                  "x\"\"",
-		"clientID = '''\n# not a comment ] [\n'''":         "# not a comment ] [\n",
-		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":   "joined line",
-		"clientID = 'a\\' # comment":                      "a\\",
-		"clientID = \"\"\"a\"\"\" # after":                 "a",
+		"clientID = \"\"\"\na \\\"\"\" b\n\"\"\"":           "a \"\"\" b\n",
+		"clientID = \"\"\"\nx\"\"\"\"\"":                    "x\"\"",
+		"clientID = '''\n# not a comment ] [\n'''":          "# not a comment ] [\n",
+		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":    "joined line",
+		"clientID = 'a\\' # comment":                        "a\\",
+		"clientID = \"\"\"a\"\"\" # after":                  "a",
 		"ssl_issuer = [ # open\n \"]a#\", # one\n 'b[',\n]": "[]a# b[]",
-		"ssl_issuer = [\n  [\"x\"],\n]":                   "",
+		"ssl_issuer = [\n  [\"x\"],\n]":                     "",
 	} {
 		cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://1\n"+in+"\n"))
 		if strings.HasPrefix(in, "ssl_issuer = [\n  [") {
