@@ -147,3 +147,53 @@ func TestMultiLineValuesExact(t *testing.T) {
 		}
 	}
 }
+
+// oldMultiLine is the former way to read a value spanning lines: decode
+// the first line, then one more line at a time until TOML accepts it
+// (quadratic, but obviously right). FuzzValueExtent compares with it.
+func oldMultiLine(lines []string) (any, int, bool) {
+	joined := lines[0]
+	if v, err := decodeValue(joined); err == nil {
+		return v, 1, true
+	}
+	for j := 1; j < len(lines) && j < 200; j++ {
+		joined += "\n" + lines[j]
+		if v, err := decodeValue(joined); err == nil {
+			return v, j + 1, true
+		}
+	}
+	return nil, 0, false
+}
+
+// FuzzValueExtent: whenever the former line-by-line decoding accepts a
+// value that starts with a quote or a bracket, the one-pass lexer finds
+// the same end and the same value.
+func FuzzValueExtent(f *testing.F) {
+	for _, s := range []string{
+		"\"\"\"\na \\\"\"\" b\n\"\"\"", "\"\"\"\nx\"\"\"\"\"", "'''\n# x ] [\n'''", "\"\"\"\\\n  j \\\n  l\"\"\"",
+		"'a\\' # c", "[ # open\n \"]a#\", # one\n 'b[',\n]", "[\n  [\"x\"],\n]", "{ a = 1 }", "[1,\n2]\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if in == "" || strings.ContainsAny(in, "\r") || !strings.ContainsAny(in[:1], "\"'[{") {
+			t.Skip()
+		}
+		lines := strings.Split(in, "\n")
+		want, n, ok := oldMultiLine(lines)
+		if !ok {
+			return
+		}
+		last, end, ok := valueExtent(lines, 0, 0)
+		if !ok || last != n-1 {
+			t.Fatalf("%q: the lexer ends at line %d (ok %v); TOML accepted %d lines", in, last+1, ok, n)
+		}
+		if rest := strings.TrimLeft(lines[last][end:], " \t"); rest != "" && rest[0] != '#' {
+			t.Fatalf("%q: the lexer leaves %q after the value; TOML accepted it", in, rest)
+		}
+		got, err := decodeValue(strings.Join(lines[:n], "\n"))
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%q: %v %v, want %v", in, got, err, want)
+		}
+	})
+}
