@@ -1,6 +1,7 @@
 package confparse
 
 import (
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -108,4 +109,91 @@ func BenchmarkParseCost(b *testing.B) {
 			b.ReportMetric(ratio, "large/small-ns-per-byte")
 		})
 	}
+}
+
+// TestMultiLineValuesExact: the one-pass lexer that finds where a value
+// ends agrees with TOML on the shapes that could fool it: quotes, '#',
+// brackets and escapes inside strings, comments inside arrays, closing
+// delimiters with extra quotes.
+func TestMultiLineValuesExact(t *testing.T) {
+	for in, want := range map[string]string{
+		"clientID = \"\"\"\na \\\"\"\" b\n\"\"\"":           "a \"\"\" b\n",
+		"clientID = \"\"\"\nx\"\"\"\"\"":                    "x\"\"",
+		"clientID = '''\n# not a comment ] [\n'''":          "# not a comment ] [\n",
+		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":    "joined line",
+		"clientID = 'a\\' # comment":                        "a\\",
+		"clientID = \"\"\"a\"\"\" # after":                  "a",
+		"ssl_issuer = [ # open\n \"]a#\", # one\n 'b[',\n]": "[]a# b[]",
+		"ssl_issuer = [\n  [\"x\"],\n]":                     "",
+	} {
+		cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://1\n"+in+"\n"))
+		if strings.HasPrefix(in, "ssl_issuer = [\n  [") {
+			if err == nil {
+				t.Errorf("%q: nested array accepted", in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		f := cfg.Factories[0]
+		got := f.ClientID
+		if strings.HasPrefix(in, "ssl_issuer") {
+			got = fmt.Sprint(f.SSL.Issuer)
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+// oldMultiLine is the former way to read a value spanning lines: decode
+// the first line, then one more line at a time until TOML accepts it
+// (quadratic, but obviously right). FuzzValueExtent compares with it.
+func oldMultiLine(lines []string) (any, int, bool) {
+	joined := lines[0]
+	if v, err := decodeValue(joined); err == nil {
+		return v, 1, true
+	}
+	for j := 1; j < len(lines) && j < 200; j++ {
+		joined += "\n" + lines[j]
+		if v, err := decodeValue(joined); err == nil {
+			return v, j + 1, true
+		}
+	}
+	return nil, 0, false
+}
+
+// FuzzValueExtent: whenever the former line-by-line decoding accepts a
+// value that starts with a quote or a bracket, the one-pass lexer finds
+// the same end and the same value.
+func FuzzValueExtent(f *testing.F) {
+	for _, s := range []string{
+		"\"\"\"\na \\\"\"\" b\n\"\"\"", "\"\"\"\nx\"\"\"\"\"", "'''\n# x ] [\n'''", "\"\"\"\\\n  j \\\n  l\"\"\"",
+		"'a\\' # c", "[ # open\n \"]a#\", # one\n 'b[',\n]", "[\n  [\"x\"],\n]", "{ a = 1 }", "[1,\n2]\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if in == "" || strings.ContainsAny(in, "\r") || !strings.ContainsAny(in[:1], "\"'[{") {
+			t.Skip()
+		}
+		lines := strings.Split(in, "\n")
+		want, n, ok := oldMultiLine(lines)
+		if !ok {
+			return
+		}
+		last, end, ok := valueExtent(lines, 0, 0)
+		if !ok || last != n-1 {
+			t.Fatalf("%q: the lexer ends at line %d (ok %v); TOML accepted %d lines", in, last+1, ok, n)
+		}
+		if rest := strings.TrimLeft(lines[last][end:], " \t"); rest != "" && rest[0] != '#' {
+			t.Fatalf("%q: the lexer leaves %q after the value; TOML accepted it", in, rest)
+		}
+		got, err := decodeValue(strings.Join(lines[:n], "\n"))
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%q: %v %v, want %v", in, got, err, want)
+		}
+	})
 }

@@ -66,3 +66,16 @@ func ExampleSecret() {
 	// ****** ****** ****** ****** confparse.Secret("******")
 	// hunter2
 }
+
+// ParseCipherSuites reads ssl_ciphers the way EMS writes it (OpenSSL
+// names, ':'-separated) or with Go's names; the parser calls it for
+// ssl_ciphers and reports a bad list at its file:line.
+func ExampleParseCipherSuites() {
+	ids, err := confparse.ParseCipherSuites("ECDHE-RSA-AES128-GCM-SHA256:TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+	fmt.Printf("%#04x %v\n", ids, err)
+	_, err = confparse.ParseCipherSuites("DES-CBC3-SHA")
+	fmt.Println(err)
+	// Output:
+	// [0xc02f 0xc02c] <nil>
+	// cipher suite "DES-CBC3-SHA" (TLS_RSA_WITH_3DES_EDE_CBC_SHA) is insecure and not offered
+}

@@ -81,7 +81,7 @@ func readRegularFile(path string, limit int64, confined bool) ([]byte, error) {
 		if err != nil {
 			if pe := (*os.PathError)(nil); errors.As(err, &pe) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
 				// os.Root's refusal of a link that leaves the directory.
-				return nil, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a symlink is followed only to a target inside the directory holding it)", pe.Err)}
+				return nil, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a symlink is followed only when it is relative and its target stays inside the directory holding it)", pe.Err)}
 			}
 			return nil, fixPath(err, path)
 		}

@@ -36,6 +36,8 @@ func FuzzParse(f *testing.F) {
 			in + "\npasscode = " + fuzzSecret + "\n",
 			in + "\npasscode = \"" + fuzzSecret + "\n",
 			in + "\npasscod = " + fuzzSecret + "\n",
+			in + "\n" + fuzzSecret + " = x\n",
+			in + "\nlogin = guest passcode = " + fuzzSecret + "\n",
 			"[F]\npasscode = " + fuzzSecret + "\n" + in,
 			"[F]\npasscode = '" + fuzzSecret + "'\n" + in + "\n[F]\npasscode = " + fuzzSecret + "x\n",
 		}

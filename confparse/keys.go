@@ -536,7 +536,7 @@ func durKey(field func(*Factory) *time.Duration, min time.Duration) func(*builde
 		if !ok {
 			return
 		}
-		if min > 0 && d < min && d != 0 {
+		if min > 0 && d < min && !(d == 0 && min == minAttemptTimeout) {
 			b.warn(e, "%v is below the EMS minimum of %v; kept", d, min)
 		}
 		*field(b.f) = d

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stompft/stompft/attempts"
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/sequential"
 )
@@ -82,6 +83,44 @@ func TestTLSZeroValueVerifies(t *testing.T) {
 	unread.SSL.Trusted = []string{"/etc/ssl/certs/ca-certificates.crt"}
 	if err := handshake(t, srv, &unread); err == nil || !strings.Contains(err.Error(), "ReadFiles") {
 		t.Errorf("unread ssl_trusted: %v", err)
+	}
+}
+
+// TestTLSConfigInCodeRefusesUntrusted goes through the public path: a
+// Config built in Go (no parser, zero SSL) given to New, and a
+// CreateConnection to a TLS server whose certificate nothing trusts,
+// fails with a certificate error instead of connecting.
+func TestTLSConfigInCodeRefusesUntrusted(t *testing.T) {
+	defer verifyNoLeaks(t)
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	urls, err := sequential.Parse("ssl://" + srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := attempts.Params{Count: 1, Delay: 250 * time.Millisecond, Timeout: 5 * time.Second}
+	cfg := &confparse.Config{Factories: []*confparse.Factory{{
+		Name: "Code", Type: "queue", URL: urls.String(), URLs: urls,
+		Connect: params, Reconnect: params, Metric: sequential.MetricConnections,
+		BackoffMultiplier: 1, HeartBeatGrace: 1.5, SendTimeout: time.Second,
+		SchedulerMaxConcurrency: 1, SchedulerMaxRate: 10, SchedulerMinRate: 1,
+	}}}
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := f.CreateConnectionContext(ctx, "Code")
+	if err == nil {
+		_ = conn.Close()
+		t.Fatal("connected to a server with an untrusted certificate")
+	}
+	if !IsCertificateError(err) {
+		t.Errorf("error %v is not a certificate error", err)
 	}
 }
 
