@@ -88,52 +88,57 @@ var innerSchemes = map[string]string{
 
 // parseFailover parses what follows "failover:", either (uri,uri)?options
 // or the bare uri,uri form. It returns the equivalent EMS URL list and
-// queues the options as settings; msg is non-empty on error.
-func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
+// queues the options as settings. msgs holds every problem found: a URI
+// or an option at fault is left out and the rest is still read, so one
+// run reports them all; list is "" when the shape itself is wrong.
+func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string) {
 	body, query := s, ""
 	if strings.HasPrefix(s, "(") {
 		end := strings.LastIndexByte(s, ')')
 		if end < 0 {
-			return "", "failover URI: missing ')'"
+			return "", []string{"failover URI: missing ')'"}
 		}
 		body, query = s[1:end], s[end+1:]
 		if query != "" {
 			if query[0] != '?' {
-				return "", "failover URI: unexpected text after ')'; options go after ')?'"
+				return "", []string{"failover URI: unexpected text after ')'; options go after ')?'"}
 			}
 			query = query[1:]
 		}
 	}
 	if strings.ContainsAny(body, "()") {
-		return "", "failover URI: nested parentheses are not supported"
+		return "", []string{"failover URI: nested parentheses are not supported"}
 	}
 	if strings.Contains(body, "|") {
-		return "", "failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:"
+		return "", []string{"failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:"}
 	}
 	if !strings.HasPrefix(s, "(") && strings.Contains(body, "?") {
-		return "", "failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options"
+		return "", []string{"failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options"}
 	}
 	var uris []string
 	for _, u := range strings.Split(body, ",") {
 		u = strings.TrimSpace(u)
 		if u == "" {
-			return "", "failover URI: empty URI (stray ',')"
+			msgs = append(msgs, "failover URI: empty URI (stray ',')")
+			continue
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
+			msgs = append(msgs, fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i]))))
+			continue
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
 		if ok {
 			if mapped, known := innerSchemes[strings.ToLower(scheme)]; known {
 				u = mapped + "://" + rest
 			} else if strings.EqualFold(scheme, "failover") || strings.HasPrefix(strings.ToLower(u), "failover:") {
-				return "", "failover URI: a failover URI cannot contain another"
+				msgs = append(msgs, "failover URI: a failover URI cannot contain another")
+				continue
 			}
 		}
 		uris = append(uris, u)
 	}
 	if query == "" {
-		return strings.Join(uris, ","), ""
+		return strings.Join(uris, ","), msgs
 	}
 	seen := make(map[string]bool)
 	useExp := true
@@ -144,14 +149,16 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return "", fmt.Sprintf("failover URI: option %q has no value", name)
+			msgs = append(msgs, fmt.Sprintf("failover URI: option %q has no value", name))
+			continue
 		}
 		if v, err := url.QueryUnescape(value); err == nil {
 			value = v
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			return "", fmt.Sprintf("failover URI: option %s given twice", name)
+			msgs = append(msgs, fmt.Sprintf("failover URI: option %s given twice", name))
+			continue
 		}
 		seen[lname] = true
 		if lname == "useexponentialbackoff" {
@@ -160,7 +167,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			case "false":
 				useExp = false
 			default:
-				return "", fmt.Sprintf("failover URI: option useExponentialBackOff: %q is not a boolean", value)
+				msgs = append(msgs, fmt.Sprintf("failover URI: option useExponentialBackOff: %q is not a boolean", value))
 			}
 			continue
 		}
@@ -171,13 +178,16 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		opt, known := failoverOptions[lname]
 		if !known {
 			if strings.HasPrefix(lname, "nested.") {
-				return "", fmt.Sprintf("failover URI: nested options (%s) are not supported", name)
+				msgs = append(msgs, fmt.Sprintf("failover URI: nested options (%s) are not supported", name))
+				continue
 			}
-			return "", fmt.Sprintf("failover URI: unknown option %s%s", name, suggestOption(lname))
+			msgs = append(msgs, fmt.Sprintf("failover URI: unknown option %s%s", name, suggestOption(lname)))
+			continue
 		}
 		v, m := opt.convert(value)
 		if m != "" {
-			return "", fmt.Sprintf("failover option %s: %s", name, m)
+			msgs = append(msgs, fmt.Sprintf("failover option %s: %s", name, m))
+			continue
 		}
 		pending = append(pending, &entry{
 			key: opt.key, written: opt.key, line: e.line, col: e.col, vcol: e.vcol,
@@ -199,7 +209,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		})
 	}
 	b.failover = append(b.failover, pending...)
-	return strings.Join(uris, ","), ""
+	return strings.Join(uris, ","), msgs
 }
 
 // suggestOption returns "; did you mean X?" for a near-miss option name.

@@ -497,21 +497,19 @@ func (b *builder) setURL(e *entry) {
 	}
 	b.urlEntry = e
 	list := s
+	var msgs []string
 	if len(s) >= len(failoverScheme) && strings.EqualFold(s[:len(failoverScheme)], failoverScheme) {
-		var msg string
-		list, msg = b.parseFailover(e, s[len(failoverScheme):])
-		if msg != "" {
-			b.fail(e, "%s", msg)
+		list, msgs = b.parseFailover(e, s[len(failoverScheme):])
+		for _, m := range msgs {
+			b.fail(e, "%s", m)
+		}
+		if list == "" {
 			return
 		}
 	}
-	l, err := sequential.Parse(list)
-	if err != nil {
-		se, ok := errSeqAs(err)
-		if !ok {
-			b.p.errorf(e.line, e.col, b.s.name, e.key, err, "url: %v", err)
-			return
-		}
+	// Every bad URL of the list is reported, not only the first.
+	l, errs := sequential.ParseAll(list)
+	for _, se := range errs {
 		col := e.vcol
 		if list == s && (se.Element != "" || se.Offset > 0) {
 			col += se.Offset
@@ -523,7 +521,9 @@ func (b *builder) setURL(e *entry) {
 		if se.Element != "" {
 			msg = fmt.Sprintf("%q: %s", se.Element, se.Msg)
 		}
-		b.p.errorf(e.line, col, b.s.name, e.key, err, "%s: %s", e.written, msg)
+		b.p.errorf(e.line, col, b.s.name, e.key, se, "%s: %s", e.written, msg)
+	}
+	if len(errs) > 0 || len(msgs) > 0 {
 		return
 	}
 	b.f.URL, b.f.URLs = s, l

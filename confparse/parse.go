@@ -2,7 +2,6 @@ package confparse
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stompft/stompft/attempts"
-	"github.com/stompft/stompft/sequential"
 )
 
 // Project defaults for the keys EMS does not have. The failover defaults
@@ -174,11 +172,4 @@ func sortByPosition(l ErrorList) {
 		}
 		return cmp.Compare(a.Col, b.Col)
 	})
-}
-
-// errSeqAs extracts the sequential parse error, if any.
-func errSeqAs(err error) (*sequential.ParseError, bool) {
-	var se *sequential.ParseError
-	ok := errors.As(err, &se)
-	return se, ok
 }
