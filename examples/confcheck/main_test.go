@@ -57,6 +57,7 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestExitCodesAndStreams(t *testing.T) {
+	t.Setenv(envConf, "") // "no file" must not find one in the environment
 	valid := write(t, "factories.conf", validConf)
 	invalid := write(t, "bad.conf", invalidConf)
 	tests := []struct {
@@ -145,13 +146,13 @@ func TestJSONShape(t *testing.T) {
 	want := []map[string]any{
 		{"name": "FTQueueConnectionFactory", "type": "queue", "client_id": "app-1",
 			"urls":         []any{"tcp://localhost:7222", "tcp://127.0.0.1:7224"},
-			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
-			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
+			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
+			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": true},
 		{"name": "Migrated", "type": "topic", "client_id": "",
 			"urls":         []any{"tcp://[::1]:61613", "tcp://127.0.0.1:61614"},
-			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
-			"reconnect":    map[string]any{"attempt_count": 5.0, "attempt_delay_ms": 300.0, "attempt_timeout_ms": 0.0},
+			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
+			"reconnect":    map[string]any{"attempt_count": 5.0, "attempt_delay_ms": 300.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": false},
 	}
 	for i, w := range want {
