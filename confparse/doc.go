@@ -23,9 +23,8 @@
 // Every EMS key (type, url, clientID, connect_attempt_*, reconnect_attempt_*,
 // metric, ssl_*), the STOMP keys (login, passcode, passcode_file, vhost,
 // heartbeat, heartbeat_grace), the failover extensions and the scheduler
-// limits are listed with their defaults, origins and when an edit takes
-// effect in docs/keys.md, a table generated (go generate) from KeyDocs, the
-// parser's own key registry; Keys returns their names. Times are milliseconds when bare integers; Go
+// limits are listed with their defaults and origins in the README (section "factories.conf reference");
+// Keys returns their names. Times are milliseconds when bare integers; Go
 // durations ("1.5s") are accepted too. An attempt count of -1 means forever.
 // Values below EMS's documented minimums are accepted with a warning
 // (delays and timeouts as written, a count of 0 as 1). EMS keys
@@ -63,24 +62,6 @@
 // key:
 //
 //	factories.conf:14:3: reconnect_attempt_delay: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)
-//
-// # Config in code
-//
-// An application or a test can declare factories in Go instead of a file:
-//
-//	cfg, err := confparse.NewConfig(
-//		confparse.Define("Orders", "tcp://a:61613,tcp://b:61613",
-//			confparse.Credentials("app", confparse.Secret(os.Getenv("ORDERS_PASSCODE"))),
-//			confparse.ReconnectAttempts(-1, time.Second, 5*time.Second),
-//			confparse.Set("track_messages", "true")))
-//	f, err := factory.New(cfg)
-//
-// Define takes a URL list or a pasted failover URI, typed settings
-// (Credentials, ClientID, VHost, ConnectAttempts, ReconnectAttempts,
-// Heartbeat, SendTimeout) and Set for any key. Every value goes through the
-// parser's own check for its key, so a definition gets the file's defaults,
-// and the file's errors, naming the key. The file and confcheck stay the
-// operations path.
 //
 // # Secrets
 //

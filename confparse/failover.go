@@ -88,42 +88,42 @@ var innerSchemes = map[string]string{
 
 // parseFailover parses what follows "failover:", either (uri,uri)?options
 // or the bare uri,uri form. It returns the equivalent EMS URL list and
-// queues the options as settings. msgs holds every problem found: a URI
-// or an option at fault is left out and the rest is still read, so one
-// run reports them all; list is "" when the shape itself is wrong.
-func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string) {
+// queues the options as settings; msg is non-empty when the URI's shape is
+// wrong. A bad inner URI or option is reported (b.fail) and left out, and
+// the rest is still read, so one run reports every problem.
+func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 	body, query := s, ""
 	if strings.HasPrefix(s, "(") {
 		end := strings.LastIndexByte(s, ')')
 		if end < 0 {
-			return "", []string{"failover URI: missing ')'"}
+			return "", "failover URI: missing ')'"
 		}
 		body, query = s[1:end], s[end+1:]
 		if query != "" {
 			if query[0] != '?' {
-				return "", []string{"failover URI: unexpected text after ')'; options go after ')?'"}
+				return "", "failover URI: unexpected text after ')'; options go after ')?'"
 			}
 			query = query[1:]
 		}
 	}
 	if strings.ContainsAny(body, "()") {
-		return "", []string{"failover URI: nested parentheses are not supported"}
+		return "", "failover URI: nested parentheses are not supported"
 	}
 	if strings.Contains(body, "|") {
-		return "", []string{"failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:"}
+		return "", "failover URI: '|' load balancing is EMS syntax; write a plain url list instead of failover:"
 	}
 	if !strings.HasPrefix(s, "(") && strings.Contains(body, "?") {
-		return "", []string{"failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options"}
+		return "", "failover URI: options in the bare failover:uri,uri form are ambiguous; write failover:(uri,uri)?options"
 	}
 	var uris []string
 	for _, u := range strings.Split(body, ",") {
 		u = strings.TrimSpace(u)
 		if u == "" {
-			msgs = append(msgs, "failover URI: empty URI (stray ',')")
+			b.fail(e, "failover URI: empty URI (stray ',')")
 			continue
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			msgs = append(msgs, fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i]))))
+			b.fail(e, "failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
 			continue
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
@@ -131,14 +131,14 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 			if mapped, known := innerSchemes[strings.ToLower(scheme)]; known {
 				u = mapped + "://" + rest
 			} else if strings.EqualFold(scheme, "failover") || strings.HasPrefix(strings.ToLower(u), "failover:") {
-				msgs = append(msgs, "failover URI: a failover URI cannot contain another")
+				b.fail(e, "failover URI: a failover URI cannot contain another")
 				continue
 			}
 		}
 		uris = append(uris, u)
 	}
 	if query == "" {
-		return strings.Join(uris, ","), msgs
+		return strings.Join(uris, ","), ""
 	}
 	seen := make(map[string]bool)
 	useExp := true
@@ -149,7 +149,7 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 		}
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			msgs = append(msgs, fmt.Sprintf("failover URI: option %q has no value", name))
+			b.fail(e, "failover URI: option %q has no value", name)
 			continue
 		}
 		if v, err := url.QueryUnescape(value); err == nil {
@@ -157,7 +157,7 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			msgs = append(msgs, fmt.Sprintf("failover URI: option %s given twice", name))
+			b.fail(e, "failover URI: option %s given twice", name)
 			continue
 		}
 		seen[lname] = true
@@ -167,7 +167,7 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 			case "false":
 				useExp = false
 			default:
-				msgs = append(msgs, fmt.Sprintf("failover URI: option useExponentialBackOff: %q is not a boolean", value))
+				b.fail(e, "failover URI: option useExponentialBackOff: %q is not a boolean", value)
 			}
 			continue
 		}
@@ -178,15 +178,15 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 		opt, known := failoverOptions[lname]
 		if !known {
 			if strings.HasPrefix(lname, "nested.") {
-				msgs = append(msgs, fmt.Sprintf("failover URI: nested options (%s) are not supported", name))
+				b.fail(e, "failover URI: nested options (%s) are not supported", name)
 				continue
 			}
-			msgs = append(msgs, fmt.Sprintf("failover URI: unknown option %s%s", name, suggestOption(lname)))
+			b.fail(e, "failover URI: unknown option %s%s", name, suggestOption(lname))
 			continue
 		}
 		v, m := opt.convert(value)
 		if m != "" {
-			msgs = append(msgs, fmt.Sprintf("failover option %s: %s", name, m))
+			b.fail(e, "failover option %s: %s", name, m)
 			continue
 		}
 		pending = append(pending, &entry{
@@ -209,7 +209,7 @@ func (b *builder) parseFailover(e *entry, s string) (list string, msgs []string)
 		})
 	}
 	b.failover = append(b.failover, pending...)
-	return strings.Join(uris, ","), msgs
+	return strings.Join(uris, ","), ""
 }
 
 // suggestOption returns "; did you mean X?" for a near-miss option name.

@@ -2,19 +2,7 @@ package confparse
 
 //go:generate go run ./internal/gendoc ../docs/keys.md ../README.md
 
-import (
-	"time"
-
-	"github.com/stompft/stompft/sequential"
-)
-
-// DefaultAttemptTimeout is the limit on one attempt to one URL (TCP dial,
-// TLS handshake, CONNECT→CONNECTED) when connect_attempt_timeout or
-// reconnect_attempt_timeout is 0 or not set. EMS's 0 means "no limit",
-// which would let a broker that accepts TCP and never answers hang the
-// caller for ever; stompft never allows that, so Settings, confcheck and
-// the key reference print this value for a 0.
-const DefaultAttemptTimeout = 10 * time.Second
+import "github.com/stompft/stompft/sequential"
 
 // Origin says where a key comes from.
 type Origin string

@@ -497,17 +497,20 @@ func (b *builder) setURL(e *entry) {
 	}
 	b.urlEntry = e
 	list := s
-	var msgs []string
+	nerr := len(b.p.errs)
 	if len(s) >= len(failoverScheme) && strings.EqualFold(s[:len(failoverScheme)], failoverScheme) {
-		list, msgs = b.parseFailover(e, s[len(failoverScheme):])
-		for _, m := range msgs {
-			b.fail(e, "%s", m)
-		}
-		if list == "" {
+		var msg string
+		list, msg = b.parseFailover(e, s[len(failoverScheme):])
+		if msg != "" {
+			b.fail(e, "%s", msg)
 			return
 		}
 	}
-	// Every bad URL of the list is reported, not only the first.
+	if list == "" && len(b.p.errs) > nerr {
+		return // every URI of the failover URI was at fault, and reported
+	}
+	// Every bad URL of the list is reported, not only the first (a
+	// failover URI's own problems are already reported).
 	l, errs := sequential.ParseAll(list)
 	for _, se := range errs {
 		col := e.vcol
@@ -523,7 +526,7 @@ func (b *builder) setURL(e *entry) {
 		}
 		b.p.errorf(e.line, col, b.s.name, e.key, se, "%s: %s", e.written, msg)
 	}
-	if len(errs) > 0 || len(msgs) > 0 {
+	if len(b.p.errs) > nerr {
 		return
 	}
 	b.f.URL, b.f.URLs = s, l

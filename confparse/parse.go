@@ -2,6 +2,7 @@ package confparse
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/sequential"
 )
 
 // Project defaults for the keys EMS does not have. The failover defaults
@@ -26,6 +28,13 @@ const (
 	DefaultMaxCacheSize int64 = 128 * 1024
 	// MaxClientIDLength is EMS's limit on clientID.
 	MaxClientIDLength = 255
+	// DefaultAttemptTimeout bounds one attempt to one URL (dial, TLS
+	// handshake, CONNECT→CONNECTED) when connect_attempt_timeout or
+	// reconnect_attempt_timeout is not set or is 0. EMS's 0 means "no
+	// limit", which would let a broker that accepts TCP and never answers
+	// hang the caller for ever; stompft always bounds an attempt, and the
+	// parsed config holds the value that will apply.
+	DefaultAttemptTimeout = 10 * time.Second
 )
 
 // EMS's documented minimums; lower values are accepted with a warning.
@@ -172,4 +181,11 @@ func sortByPosition(l ErrorList) {
 		}
 		return cmp.Compare(a.Col, b.Col)
 	})
+}
+
+// errSeqAs extracts the sequential parse error, if any.
+func errSeqAs(err error) (*sequential.ParseError, bool) {
+	var se *sequential.ParseError
+	ok := errors.As(err, &se)
+	return se, ok
 }
