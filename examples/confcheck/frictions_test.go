@@ -1,18 +1,33 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/internal/embedded/embeddedtest"
 )
+
+// TestMain clears $FACTORIES_CONF: the tests that give no file expect a
+// usage error unless they set it themselves.
+func TestMain(m *testing.M) {
+	_ = os.Unsetenv(envConf)
+	os.Exit(m.Run())
+}
+
+// upBroker starts a broker that answers, stopped with the test.
+func upBroker(t *testing.T) *embedded.Broker {
+	t.Helper()
+	return embeddedtest.Start(t, embedded.Options{Engine: embedded.EngineMini})
+}
 
 // TestFileFromFactoriesConf: without FILE, confcheck reads the file
 // $FACTORIES_CONF names, for the table and for -probe.
 func TestFileFromFactoriesConf(t *testing.T) {
-	up := probeBroker(t, embedded.Options{})
+	up := upBroker(t)
 	path := write(t, "factories.conf", "[Orders]\n  type = queue\n  url = "+up.URL()+"\n")
 	t.Setenv(envConf, path)
 
@@ -56,7 +71,7 @@ func TestFlagsAnywhere(t *testing.T) {
 			t.Errorf("confcheck %q: exit %d, output differs from -json FILE\n%s%s", args, code, out, errOut)
 		}
 	}
-	up := probeBroker(t, embedded.Options{})
+	up := upBroker(t)
 	path := write(t, "f.conf", "[Up]\n  type = queue\n  url = "+up.URL()+"\n")
 	for _, args := range [][]string{{path, "-probe", "Up"}, {"-probe", "Up", path, "-json"}, {path, "-json", "-probe=Up"}} {
 		code, out, errOut := runCmd(args...)

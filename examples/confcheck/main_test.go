@@ -57,7 +57,6 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestExitCodesAndStreams(t *testing.T) {
-	t.Setenv(envConf, "") // "no file" must not find one in the environment
 	valid := write(t, "factories.conf", validConf)
 	invalid := write(t, "bad.conf", invalidConf)
 	tests := []struct {

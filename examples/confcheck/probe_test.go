@@ -86,7 +86,6 @@ func TestProbeOneUpOneKilled(t *testing.T) {
 }
 
 func TestProbeExitCodes(t *testing.T) {
-	t.Setenv(envConf, "") // "no file" must not find one in the environment
 	down := probeBroker(t, embedded.Options{})
 	down.Kill()
 	up := probeBroker(t, embedded.Options{})
