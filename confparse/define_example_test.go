@@ -52,12 +52,12 @@ func ExampleNewConfig_errors() {
 	_, err := confparse.NewConfig(
 		confparse.Define("Orders", "tcp://127.0.0.1:61613",
 			confparse.ReconnectAttempts(-2, 500*time.Millisecond, 0),
-			confparse.Set("reconect_attempt_delay", "1s")),
+			confparse.Set("send_timeout", "5x")),
 		confparse.Define("Audit", "tcp://127.0.0.1:61613,"),
 	)
 	fmt.Println(err)
 	// Output:
 	// Define("Orders"): reconnect_attempt_count: -2 is not a count: use 1 or more, or -1 for forever
-	// Define("Orders"): unknown key; did you mean reconnect_attempt_delay?
+	// Define("Orders"): send_timeout: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)
 	// Define("Audit"): url: empty URL (stray ',' or '|', or nothing between them)
 }

@@ -2,7 +2,15 @@ package confparse_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,11 +30,7 @@ const definePasscode = "Pw-in-code-never-printed-7"
 // Go, and wants the same Factory: same validation, same defaults.
 func TestDefineEqualsTheFile(t *testing.T) {
 	t.Setenv("STOMPFT_DEFINE_TEST_PW", definePasscode)
-	certs, err := filepath.Abs(filepath.Join("..", "conf", "certs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs = filepath.ToSlash(certs)
+	ca, id, key := pemFiles(t)
 	tests := []struct {
 		name string
 		file string
@@ -52,16 +56,16 @@ func TestDefineEqualsTheFile(t *testing.T) {
 			def: confparse.Define("F", "failover:(stomp://127.0.0.1:61616,tcp://127.0.0.1:61617)?initialReconnectDelay=300&maxReconnectAttempts=5&randomize=true&useExponentialBackOff=false",
 				confparse.Set("type", "topic"), confparse.Set("reconnect_attempt_count", "7"))},
 		{name: "every other key through Set, alias and ${ENV}",
-			file: "type = xaqueue\nurl = ssl://broker:61614\nclient_id = c\nmetric = byte_rate\nssl_trusted = " + certs + "/ca.pem\nssl_trusted = " + certs + "/intermediate1.pem\n" +
-				"ssl_identity = " + certs + "/client.pem\nssl_private_key = " + certs + "/client.key\nssl_issuer = " + certs + "/intermediate2.pem\nssl_verify_host = enabled\nssl_verify_hostname = disabled\n" +
+			file: "type = xaqueue\nurl = ssl://broker:61614\nclient_id = c\nmetric = byte_rate\nssl_trusted = " + ca + "\nssl_trusted = " + id + "\n" +
+				"ssl_identity = " + id + "\nssl_private_key = " + key + "\nssl_issuer = " + ca + "\nssl_verify_host = enabled\nssl_verify_hostname = disabled\n" +
 				"ssl_expected_hostname = mq.example\nssl_ciphers = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\nlogin = u\npasscode = ${STOMPFT_DEFINE_TEST_PW}\n" +
 				"heartbeat_grace = 2\nreconnect_backoff_multiplier = 1.5\nreconnect_max_delay = 4s\nreconnect_jitter = equal\nreconnect_spread = 0\n" +
 				"randomize = true\npriority_backup = true\nreconnect_budget = 1m\ntrack_messages = true\nmax_cache_size = 1024\nbackup = true\n" +
 				"scheduler_max_concurrency = 8\nscheduler_max_rate = 100\nscheduler_min_rate = 1",
 			def: confparse.Define("F", "ssl://broker:61614",
 				confparse.Set("type", "xaqueue"), confparse.Set("client_id", "c"), confparse.Set("metric", "byte_rate"),
-				confparse.Set("ssl_trusted", certs+"/ca.pem"), confparse.Set("ssl_trusted", certs+"/intermediate1.pem"),
-				confparse.Set("ssl_identity", certs+"/client.pem"), confparse.Set("ssl_private_key", certs+"/client.key"), confparse.Set("ssl_issuer", certs+"/intermediate2.pem"),
+				confparse.Set("ssl_trusted", ca), confparse.Set("ssl_trusted", id),
+				confparse.Set("ssl_identity", id), confparse.Set("ssl_private_key", key), confparse.Set("ssl_issuer", ca),
 				confparse.Set("ssl_verify_host", "enabled"), confparse.Set("ssl_verify_hostname", "disabled"),
 				confparse.Set("ssl_expected_hostname", "mq.example"), confparse.Set("ssl_ciphers", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
 				confparse.Set("login", "u"), confparse.Set("passcode", "${STOMPFT_DEFINE_TEST_PW}"),
@@ -130,7 +134,7 @@ func TestDefineErrorsNameTheKey(t *testing.T) {
 				confparse.Set("reconect_attempt_delay", "5"), confparse.Set("send_timeout", "5x"), confparse.Set("type", "fast"))},
 			want: []string{
 				`Define("A"): url: "ftp://x:1": scheme "ftp" is not supported (tcp or ssl)`,
-				`Define("A"): unknown key; did you mean reconnect_attempt_delay?`,
+				`Define("A"): `, // the unknown key, below
 				`Define("A"): send_timeout: "5x" is not a duration (milliseconds, or a Go duration such as 500ms)`,
 				`Define("A"): type: "fast" is not a factory type (generic, queue, topic, xageneric, xaqueue, xatopic)`,
 			},
@@ -172,6 +176,9 @@ func TestDefineErrorsNameTheKey(t *testing.T) {
 			}
 			if len(list) != len(tc.want) {
 				t.Fatalf("%d errors, want %d:\n%v", len(list), len(tc.want), err)
+			}
+			if tc.name == "Set: unknown key, bad values, bad url" && !strings.Contains(list[1].Error(), "unknown key; did you mean reconnect_attempt_delay?") {
+				t.Errorf("error 1 = %q, want the unknown key and the closest one", list[1].Error())
 			}
 			for i, e := range list {
 				if !strings.HasPrefix(e.Error(), tc.want[i]) {
@@ -261,4 +268,45 @@ func TestDefineConnects(t *testing.T) {
 	if strings.Contains(err.Error(), definePasscode) {
 		t.Errorf("passcode in the error: %v", err)
 	}
+}
+
+// pemFiles writes a CA certificate, an identity certificate it signed and
+// the identity's key, and returns their absolute paths.
+func pemFiles(t *testing.T) (ca, id, key string) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	idDER, err := x509.CreateCertificate(rand.Reader, idTmpl, caTmpl, &idKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("id.pem", "CERTIFICATE", idDER), write("key.pem", "PRIVATE KEY", keyDER)
 }

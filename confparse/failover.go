@@ -88,7 +88,9 @@ var innerSchemes = map[string]string{
 
 // parseFailover parses what follows "failover:", either (uri,uri)?options
 // or the bare uri,uri form. It returns the equivalent EMS URL list and
-// queues the options as settings; msg is non-empty on error.
+// queues the options as settings; msg is non-empty when the URI's shape is
+// wrong. A bad inner URI or option is reported (b.fail) and left out, and
+// the rest is still read, so one run reports every problem.
 func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 	body, query := s, ""
 	if strings.HasPrefix(s, "(") {
@@ -117,17 +119,20 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 	for _, u := range strings.Split(body, ",") {
 		u = strings.TrimSpace(u)
 		if u == "" {
-			return "", "failover URI: empty URI (stray ',')"
+			b.fail(e, "failover URI: empty URI (stray ',')")
+			continue
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
+			b.fail(e, "failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
+			continue
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
 		if ok {
 			if mapped, known := innerSchemes[strings.ToLower(scheme)]; known {
 				u = mapped + "://" + rest
 			} else if strings.EqualFold(scheme, "failover") || strings.HasPrefix(strings.ToLower(u), "failover:") {
-				return "", "failover URI: a failover URI cannot contain another"
+				b.fail(e, "failover URI: a failover URI cannot contain another")
+				continue
 			}
 		}
 		uris = append(uris, u)
@@ -144,14 +149,16 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return "", fmt.Sprintf("failover URI: option %q has no value", name)
+			b.fail(e, "failover URI: option %q has no value", name)
+			continue
 		}
 		if v, err := url.QueryUnescape(value); err == nil {
 			value = v
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			return "", fmt.Sprintf("failover URI: option %s given twice", name)
+			b.fail(e, "failover URI: option %s given twice", name)
+			continue
 		}
 		seen[lname] = true
 		if lname == "useexponentialbackoff" {
@@ -160,7 +167,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			case "false":
 				useExp = false
 			default:
-				return "", fmt.Sprintf("failover URI: option useExponentialBackOff: %q is not a boolean", value)
+				b.fail(e, "failover URI: option useExponentialBackOff: %q is not a boolean", value)
 			}
 			continue
 		}
@@ -171,13 +178,16 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		opt, known := failoverOptions[lname]
 		if !known {
 			if strings.HasPrefix(lname, "nested.") {
-				return "", fmt.Sprintf("failover URI: nested options (%s) are not supported", name)
+				b.fail(e, "failover URI: nested options (%s) are not supported", name)
+				continue
 			}
-			return "", fmt.Sprintf("failover URI: unknown option %s%s", name, suggestOption(lname))
+			b.fail(e, "failover URI: unknown option %s%s", name, suggestOption(lname))
+			continue
 		}
 		v, m := opt.convert(value)
 		if m != "" {
-			return "", fmt.Sprintf("failover option %s: %s", name, m)
+			b.fail(e, "failover option %s: %s", name, m)
+			continue
 		}
 		pending = append(pending, &entry{
 			key: opt.key, written: opt.key, line: e.line, col: e.col, vcol: e.vcol,

@@ -2,9 +2,7 @@ package confparse
 
 //go:generate go run ./internal/gendoc ../docs/keys.md ../README.md
 
-import (
-	"github.com/stompft/stompft/sequential"
-)
+import "github.com/stompft/stompft/sequential"
 
 // Origin says where a key comes from.
 type Origin string

@@ -611,6 +611,7 @@ func (b *builder) setURL(e *entry) {
 	}
 	b.urlEntry = e
 	list := s
+	nerr := len(b.p.errs)
 	if len(s) >= len(failoverScheme) && strings.EqualFold(s[:len(failoverScheme)], failoverScheme) {
 		var msg string
 		list, msg = b.parseFailover(e, s[len(failoverScheme):])
@@ -619,13 +620,13 @@ func (b *builder) setURL(e *entry) {
 			return
 		}
 	}
-	l, err := sequential.Parse(list)
-	if err != nil {
-		se, ok := errSeqAs(err)
-		if !ok {
-			b.p.errorf(e.line, e.col, b.s.name, e.key, err, "url: %v", err)
-			return
-		}
+	if list == "" && len(b.p.errs) > nerr {
+		return // every URI of the failover URI was at fault, and reported
+	}
+	// Every bad URL of the list is reported, not only the first (a
+	// failover URI's own problems are already reported).
+	l, errs := sequential.ParseAll(list)
+	for _, se := range errs {
 		col := e.vcol
 		if list == s && (se.Element != "" || se.Offset > 0) {
 			col += se.Offset
@@ -637,7 +638,9 @@ func (b *builder) setURL(e *entry) {
 		if se.Element != "" {
 			msg = fmt.Sprintf("%q: %s", se.Element, se.Msg)
 		}
-		b.p.errorf(e.line, col, b.s.name, e.key, err, "%s: %s", e.written, msg)
+		b.p.errorf(e.line, col, b.s.name, e.key, se, "%s: %s", e.written, msg)
+	}
+	if len(b.p.errs) > nerr {
 		return
 	}
 	b.f.URL, b.f.URLs = s, l

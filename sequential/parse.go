@@ -52,9 +52,26 @@ const (
 // scheme, none may repeat, and the list is at most MaxListLength bytes.
 // Errors are *ParseError.
 func Parse(s string) (*List, error) {
-	if err := checkWhole(s); err != nil {
-		return nil, err
+	l, errs := parse(s, false)
+	if len(errs) > 0 {
+		return nil, errs[0]
 	}
+	return l, nil
+}
+
+// ParseAll is Parse reporting every bad URL of the list, in input order,
+// instead of only the first; the list is nil when there is any. Errors
+// about the whole input (too long, empty, user information) come alone:
+// such an input is not split.
+func ParseAll(s string) (*List, []*ParseError) {
+	return parse(s, true)
+}
+
+func parse(s string, all bool) (*List, []*ParseError) {
+	if err := checkWhole(s); err != nil {
+		return nil, []*ParseError{err}
+	}
+	var errs []*ParseError
 	l := &List{}
 	seen := make(map[Endpoint]bool)
 	scheme := ""
@@ -72,13 +89,20 @@ func Parse(s string) (*List, error) {
 				msg = fmt.Sprintf("%s appears more than once", e)
 			}
 			if msg != "" {
-				return nil, &ParseError{Input: s, Offset: off, Element: elem, Msg: msg}
+				errs = append(errs, &ParseError{Input: s, Offset: off, Element: elem, Msg: msg})
+				if !all {
+					return nil, errs
+				}
+				continue
 			}
 			scheme = e.Scheme
 			seen[e] = true
 			g = append(g, e)
 		}
 		l.Groups = append(l.Groups, g)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return l, nil
 }

@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
 # The project's one test command (README: "Run every test").
 #
-#   1. go vet, a gofmt check and a `go mod tidy -diff` check, in every module
+#   1. go vet and a gofmt check
 #   2. tests/brokers/up.sh: installs (apt-get, if missing) and starts the real
 #      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ
-#   3. go test -race ./... in every module, with STOMPFT_REAL_BROKERS=1 and
-#      the brokers' addresses
+#   3. go test -race ./... with STOMPFT_REAL_BROKERS=1 and their addresses
 #   4. tests/brokers/down.sh: stops exactly the processes up.sh started,
 #      ALWAYS (trap), even when a step fails or the run is interrupted
-#   5. a short fuzz pass: every Fuzz target of every module, FUZZTIME each
-#
-# Modules: the library (the root go.mod) and the nested modules that hold the
-# benchmark and storm programs (tests/bench, tests/storm: their plotting
-# dependencies stay out of the library's go.mod). Every go.mod below the root
-# is found and checked on its own (GOWORK=off), so each one is complete;
-# go.work only lets `go run ./tests/bench` work from the root.
+#   5. a short fuzz pass: every Fuzz target of the module, FUZZTIME each
 #
 # Runs non-interactively (CI=true, no stdin, root on Debian 12). Exits
 # non-zero if any step failed; every step runs even after a failure, so one
@@ -22,9 +15,19 @@
 #
 # Knobs: STOMPFT_FUZZTIME (default 10s), STOMPFT_SKIP_BROKERS=1 (no brokers:
 # real-broker tests are skipped, with the reason), STOMPFT_SKIP_FUZZ=1.
+#
+# Modules: the library is the root go.mod; the bench and storm programs are
+# nested modules (tests/bench, tests/storm) so their plotting dependencies
+# stay out of the library's go.mod. Every module is vetted, checked with
+# `go mod tidy -diff`, tested with -race (the nested ones before the brokers
+# start: they need none) and fuzzed, each on its own (GOWORK=off), so every
+# go.mod stays complete; go.work only lets `go run ./tests/bench` work from
+# the root.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
+# Each module is built from its own go.mod, never through go.work.
+export GOWORK=off
 exec </dev/null
 
 failed=()
@@ -44,15 +47,12 @@ trap 'echo "!! interrupted"; exit 130' INT TERM HUP
 
 # Every module of the repository: ".", then the nested ones.
 mapfile -t modules < <(find . -name go.mod -not -path './tests/.brokers/*' -not -path '*/testdata/*' -printf '%h\n' | sort)
-# inmod MODULE CMD...: run CMD in the module's directory, outside the workspace.
-inmod() { (cd "$1" && shift && GOWORK=off "$@"); }
+# inmod MODULE CMD...: run CMD in the module's directory.
+inmod() { (cd "$1" && shift && "$@"); }
 
 for m in "${modules[@]}"; do
 	step "go vet ./... (module $m)"
 	inmod "$m" go vet ./... || fail "go vet ($m)"
-done
-
-for m in "${modules[@]}"; do
 	step "go mod tidy -diff (module $m)"
 	inmod "$m" go mod tidy -diff || fail "go mod tidy ($m): run go mod tidy there"
 done
@@ -68,6 +68,13 @@ if [ -n "$unformatted" ]; then
 	fail "gofmt"
 fi
 
+# The nested modules (bench and storm programs) use no real broker.
+for m in "${modules[@]}"; do
+	[ "$m" = . ] && continue
+	step "go test -race -count=1 ./... (module $m)"
+	(unset STOMPFT_REAL_BROKERS && inmod "$m" go test -race -count=1 -timeout 30m ./...) || fail "go test ($m)"
+done
+
 real=0
 if [ "${STOMPFT_SKIP_BROKERS:-}" = 1 ]; then
 	step "brokers skipped (STOMPFT_SKIP_BROKERS=1): real-broker tests will be skipped"
@@ -81,16 +88,14 @@ else
 	fi
 fi
 
-for m in "${modules[@]}"; do
-	step "go test -race -count=1 ./... (module $m; real brokers: $([ $real = 1 ] && echo yes || echo no))"
-	if [ $real = 1 ]; then
-		# shellcheck disable=SC1091
-		(set -a && . "$(realpath "${STOMPFT_BROKERS_DIR:-tests/.brokers}")/env" && export STOMPFT_REAL_BROKERS=1 &&
-			inmod "$m" go test -race -count=1 -timeout 30m ./...) || fail "go test ($m)"
-	else
-		(unset STOMPFT_REAL_BROKERS && inmod "$m" go test -race -count=1 -timeout 30m ./...) || fail "go test ($m)"
-	fi
-done
+step "go test -race -count=1 ./... (real brokers: $([ $real = 1 ] && echo yes || echo no))"
+if [ $real = 1 ]; then
+	# shellcheck disable=SC1091
+	(set -a && . "${STOMPFT_BROKERS_DIR:-tests/.brokers}/env" && export STOMPFT_REAL_BROKERS=1 &&
+		go test -race -count=1 -timeout 30m ./...) || fail "go test"
+else
+	(unset STOMPFT_REAL_BROKERS && go test -race -count=1 -timeout 30m ./...) || fail "go test"
+fi
 
 cleanup
 if [ $real = 1 ]; then

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"time"
 
 	"github.com/stompft/stompft/confparse"
 )
@@ -17,7 +18,7 @@ type jsonDoc struct {
 type jsonAttempts struct {
 	AttemptCount     int   `json:"attempt_count"` // -1 = forever
 	AttemptDelayMS   int64 `json:"attempt_delay_ms"`
-	AttemptTimeoutMS int64 `json:"attempt_timeout_ms"` // 0 = none
+	AttemptTimeoutMS int64 `json:"attempt_timeout_ms"` // effective: never 0 (see attemptTimeout)
 }
 
 type jsonSSL struct {
@@ -74,8 +75,8 @@ func toJSON(cfg *confparse.Config) jsonDoc {
 	for _, f := range cfg.Factories {
 		jf := jsonFactory{
 			Name: f.Name, Type: f.Type, URLs: []string{}, ClientID: f.ClientID,
-			Connect:   jsonAttempts{f.Connect.Count, f.Connect.Delay.Milliseconds(), f.Connect.Timeout.Milliseconds()},
-			Reconnect: jsonAttempts{f.Reconnect.Count, f.Reconnect.Delay.Milliseconds(), f.Reconnect.Timeout.Milliseconds()},
+			Connect:   jsonAttempts{f.Connect.Count, f.Connect.Delay.Milliseconds(), attemptTimeout(f.Connect.Timeout).Milliseconds()},
+			Reconnect: jsonAttempts{f.Reconnect.Count, f.Reconnect.Delay.Milliseconds(), attemptTimeout(f.Reconnect.Timeout).Milliseconds()},
 			Line:      f.Line, URL: f.URL, Metric: string(f.Metric),
 			Login: f.Login, PasscodeSet: f.Passcode != "", VHost: f.VHost,
 			HeartBeatSendMS: f.HeartBeatSend.Milliseconds(), HeartBeatRecvMS: f.HeartBeatRecv.Milliseconds(),
@@ -103,6 +104,16 @@ func toJSON(cfg *confparse.Config) jsonDoc {
 		doc.Factories = append(doc.Factories, jf)
 	}
 	return doc
+}
+
+// attemptTimeout is the limit the factory applies to one attempt: an
+// attempt timeout of 0 means confparse.DefaultAttemptTimeout, never "none".
+// confcheck prints what will happen, not what was written.
+func attemptTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return confparse.DefaultAttemptTimeout
+	}
+	return d
 }
 
 func nonNil(s []string) []string {

@@ -38,23 +38,58 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&o.probe, "probe", "", "connect to every URL of factory `NAME` and report per URL (exit 3 if none answered)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: confcheck [-json] FILE\n       confcheck -probe NAME [-json] FILE")
+		fmt.Fprintln(fs.Output(), "Flags may come before or after FILE. Without FILE, $"+envConf+" names the file.")
 		fs.PrintDefaults()
 	}
 	return fs, o
 }
 
+// envConf names the file when none is given, as for factory.Load's default
+// (factory.DefaultConfigPath).
+const envConf = "FACTORIES_CONF"
+
+// parseArgs parses flags wherever they are, before or after the file name
+// (a "--" ends the flags), and returns the positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
 // run is main without the process: it returns the exit code, so tests call
-// it directly.
+// it directly. getenv is os.Getenv, a seam for tests.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runEnv(args, os.Getenv, stdout, stderr)
+}
+
+func runEnv(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, opts := newFlags(stderr)
-	if err := fs.Parse(args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	if len(files) == 0 {
+		if p := getenv(envConf); p != "" {
+			files = []string{p}
+		}
+	}
+	if len(files) != 1 {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, err := confparse.ParseFile(fs.Arg(0))
+	cfg, err := confparse.ParseFile(files[0])
 	if err != nil {
 		printErrors(stderr, err)
 		return exitInvalid

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,13 +52,26 @@ type probeResult struct {
 func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts ...factory.Option) ([]probeResult, error) {
 	def, ok := cfg.Factory(name)
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %s", factory.ErrUnknownFactory, name, cfg.File)
+		return nil, fmt.Errorf("%w %q in %s; %s", factory.ErrUnknownFactory, name, cfg.File, knownFactories(cfg))
 	}
 	var out []probeResult
 	for _, ep := range def.URLs.Endpoints() {
 		out = append(out, probeOne(ctx, cfg, def, ep, opts))
 	}
 	return out, nil
+}
+
+// knownFactories lists the factory names of cfg, in file order, for an
+// unknown-name message.
+func knownFactories(cfg *confparse.Config) string {
+	if len(cfg.Factories) == 0 {
+		return "the file defines no factory"
+	}
+	names := make([]string, len(cfg.Factories))
+	for i, f := range cfg.Factories {
+		names[i] = f.Name
+	}
+	return "known factories: " + strings.Join(names, ", ")
 }
 
 func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory, ep sequential.Endpoint, opts []factory.Option) probeResult {
