@@ -209,7 +209,7 @@ func TestAttemptTimeoutDefaultShown(t *testing.T) {
 				t.Errorf("%q: %s shown as %q", extra, s.Key, s.Value)
 			}
 		}
-	}	// A delay of 0 is still below EMS's minimum (only a timeout's 0 has
+	} // A delay of 0 is still below EMS's minimum (only a timeout's 0 has
 	// a meaning of its own).
 	cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://1\nconnect_attempt_delay = 0\n"))
 	if err != nil || len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].String(), "below the EMS minimum") {
