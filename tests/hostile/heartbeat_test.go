@@ -113,7 +113,7 @@ func TestActiveMQStyleHeartbeatsCauseNoFalseDisconnect(t *testing.T) {
 		if !strings.Contains(err.Error(), "heart-beat") {
 			t.Errorf("cause %v", err)
 		}
-		if d > bound+300*time.Millisecond {
+		if d > bound+500*time.Millisecond { // scheduling slack under -race on a loaded machine
 			t.Errorf("detected after %v, bound %v", d, bound)
 		}
 	case <-time.After(5 * time.Second):
