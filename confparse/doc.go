@@ -23,7 +23,7 @@
 // Every EMS key (type, url, clientID, connect_attempt_*, reconnect_attempt_*,
 // metric, ssl_*), the STOMP keys (login, passcode, passcode_file, vhost,
 // heartbeat, heartbeat_grace), the failover extensions and the scheduler
-// limits are listed with their defaults and origins in the README (section "factories.conf reference");
+// limits are listed with their defaults, origins and reload rule in docs/keys.md (generated from KeyDocs);
 // Keys returns their names. Times are milliseconds when bare integers; Go
 // durations ("1.5s") are accepted too. An attempt count of -1 means forever.
 // Values below EMS's documented minimums are accepted with a warning
