@@ -52,7 +52,7 @@ type probeResult struct {
 func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts ...factory.Option) ([]probeResult, error) {
 	def, ok := cfg.Factory(name)
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %s; %s", factory.ErrUnknownFactory, name, cfg.File, knownFactories(cfg))
+		return nil, fmt.Errorf("%w %q in %s", factory.ErrUnknownFactory, name, cfg.File)
 	}
 	var out []probeResult
 	for _, ep := range def.URLs.Endpoints() {
@@ -130,6 +130,10 @@ func attemptError(err error) error {
 // runProbe is confcheck -probe NAME FILE, after FILE has parsed.
 func runProbe(cfg *confparse.Config, name string, asJSON bool, stdout, stderr io.Writer) int {
 	results, err := probeFactory(context.Background(), cfg, name)
+	if errors.Is(err, factory.ErrUnknownFactory) {
+		fmt.Fprintf(stderr, "confcheck: %v; %s\n", err, knownFactories(cfg))
+		return exitInvalid
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "confcheck:", err)
 		return exitInvalid
