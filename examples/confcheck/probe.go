@@ -61,19 +61,6 @@ func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts 
 	return out, nil
 }
 
-// knownFactories lists the factory names of cfg, in file order, for an
-// unknown-name message.
-func knownFactories(cfg *confparse.Config) string {
-	if len(cfg.Factories) == 0 {
-		return "the file defines no factory"
-	}
-	names := make([]string, len(cfg.Factories))
-	for i, f := range cfg.Factories {
-		names[i] = f.Name
-	}
-	return "known factories: " + strings.Join(names, ", ")
-}
-
 func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory, ep sequential.Endpoint, opts []factory.Option) probeResult {
 	r := probeResult{URL: ep.String(), TLS: tlsNone}
 	one := *def
@@ -213,4 +200,17 @@ func handshakeMS(d time.Duration) string {
 		return strconv.FormatFloat(ms, 'f', 1, 64)
 	}
 	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// knownFactories lists the factory names of cfg, in file order, for an
+// unknown-name message.
+func knownFactories(cfg *confparse.Config) string {
+	if len(cfg.Factories) == 0 {
+		return "the file defines no factory"
+	}
+	names := make([]string, len(cfg.Factories))
+	for i, f := range cfg.Factories {
+		names[i] = f.Name
+	}
+	return "known factories: " + strings.Join(names, ", ")
 }
