@@ -27,7 +27,7 @@ const validConf = `# banner
   multicast_enabled       = false
 [Migrated]
   type = topic
-  url  = failover:(stomp://[::1]:61613,tcp://127.0.0.1:61614)?initialReconnectDelay=300&maxReconnectAttempts=5&startupMaxReconnectAttempts=1
+  url  = failover:(stomp://[::1]:61613,tcp://127.0.0.1:61614)?initialReconnectDelay=300&maxReconnectAttempts=5
 `
 
 const invalidConf = `[A]

@@ -52,26 +52,13 @@ type probeResult struct {
 func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts ...factory.Option) ([]probeResult, error) {
 	def, ok := cfg.Factory(name)
 	if !ok {
-		return nil, fmt.Errorf("%w %q in %s; %s", factory.ErrUnknownFactory, name, cfg.File, knownFactories(cfg))
+		return nil, fmt.Errorf("%w %q in %s", factory.ErrUnknownFactory, name, cfg.File)
 	}
 	var out []probeResult
 	for _, ep := range def.URLs.Endpoints() {
 		out = append(out, probeOne(ctx, cfg, def, ep, opts))
 	}
 	return out, nil
-}
-
-// knownFactories lists the factory names of cfg, in file order, for an
-// unknown-name message.
-func knownFactories(cfg *confparse.Config) string {
-	if len(cfg.Factories) == 0 {
-		return "the file defines no factory"
-	}
-	names := make([]string, len(cfg.Factories))
-	for i, f := range cfg.Factories {
-		names[i] = f.Name
-	}
-	return "known factories: " + strings.Join(names, ", ")
 }
 
 func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory, ep sequential.Endpoint, opts []factory.Option) probeResult {
@@ -130,6 +117,10 @@ func attemptError(err error) error {
 // runProbe is confcheck -probe NAME FILE, after FILE has parsed.
 func runProbe(cfg *confparse.Config, name string, asJSON bool, stdout, stderr io.Writer) int {
 	results, err := probeFactory(context.Background(), cfg, name)
+	if errors.Is(err, factory.ErrUnknownFactory) {
+		fmt.Fprintf(stderr, "confcheck: %v; %s\n", err, knownFactories(cfg))
+		return exitInvalid
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "confcheck:", err)
 		return exitInvalid
@@ -209,4 +200,17 @@ func handshakeMS(d time.Duration) string {
 		return strconv.FormatFloat(ms, 'f', 1, 64)
 	}
 	return strconv.FormatInt(d.Milliseconds(), 10)
+}
+
+// knownFactories lists the factory names of cfg, in file order, for an
+// unknown-name message.
+func knownFactories(cfg *confparse.Config) string {
+	if len(cfg.Factories) == 0 {
+		return "the file defines no factory"
+	}
+	names := make([]string, len(cfg.Factories))
+	for i, f := range cfg.Factories {
+		names[i] = f.Name
+	}
+	return "known factories: " + strings.Join(names, ", ")
 }
