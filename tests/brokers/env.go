@@ -357,6 +357,17 @@ func (e *Env) heal(t testing.TB, names []string) {
 	}
 }
 
+// Lock takes the lock tests hold while they use the named broker (see
+// [Require]), so that a program outside the tests (the bench) can freeze or
+// crash it without pulling it from under a test; it waits up to timeout.
+// Both pair names take the pair's one lock.
+func (e *Env) Lock(name string, timeout time.Duration) (unlock func(), err error) {
+	if name == AMQSlave {
+		name = AMQMaster
+	}
+	return e.lock(name, timeout)
+}
+
 // LockPair takes the lock tests hold while they use the ActiveMQ pair, so
 // that a program outside the tests (the bench) can crash the pair without
 // pulling it from under a test; it waits up to timeout.
