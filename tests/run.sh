@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The project's one test command (README: "Run every test").
+# The project's one test command (docs/brokers.md: "The test command").
 #
 #   1. go vet and a gofmt check
 #   2. tests/brokers/up.sh: installs (apt-get, if missing) and starts the real
-#      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ
+#      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ, and a
+#      3-node RabbitMQ cluster
 #   3. go test -race ./... with STOMPFT_REAL_BROKERS=1 and their addresses
 #   4. tests/brokers/down.sh: stops exactly the processes up.sh started,
 #      ALWAYS (trap), even when a step fails or the run is interrupted
