@@ -64,12 +64,19 @@ else
 fi
 
 step "go test -race -count=1 ./... (real brokers: $([ $real = 1 ] && echo yes || echo no))"
+summary="${STOMPFT_BROKERS_DIR:-tests/.brokers}/summary.txt"
+rm -f "$summary"
 if [ $real = 1 ]; then
 	# shellcheck disable=SC1091
 	(set -a && . "${STOMPFT_BROKERS_DIR:-tests/.brokers}/env" && export STOMPFT_REAL_BROKERS=1 &&
 		go test -race -count=1 -timeout 30m ./...) || fail "go test"
 else
 	(unset STOMPFT_REAL_BROKERS && go test -race -count=1 -timeout 30m ./...) || fail "go test"
+fi
+
+if [ -s "$summary" ]; then
+	step "real-broker figures (the SUMMARY lines of the real-broker tests)"
+	cat "$summary"
 fi
 
 cleanup

@@ -328,8 +328,8 @@ func TestRabbitClusterKillNine(t *testing.T) {
 	}
 	t.Logf("producer: %d reconnects, %d replayed, %d in flight; consumer: %d reconnects, %d received, %d acked, %d duplicates dropped, %d stale acks",
 		ps.Reconnects, ps.Replayed, ps.InFlight, cs.Reconnects, cs.Received, cs.Acked, cs.DuplicatesDropped, staleAcks)
-	t.Logf("failover times (node downtime/since kill): producer [%s]; consumer [%s]", strings.Join(pf, ", "), strings.Join(cf, ", "))
-	t.Logf("SUMMARY rabbitmq-cluster: sent=%d received=%d deliveries=%d duplicates_delivered=%d duplicates_dropped=%d lost=%d kills=%d took=%v",
+	summary(t, e, "rabbitmq-cluster failover times (downtime/since kill): producer [%s]; consumer [%s]", strings.Join(pf, ", "), strings.Join(cf, ", "))
+	summary(t, e, "rabbitmq-cluster: sent=%d received=%d deliveries=%d duplicates_delivered=%d duplicates_dropped=%d lost=%d kills=%d took=%v",
 		total, len(perIndex), len(deliveries), dups, cs.DuplicatesDropped, lost, 2*clusterRounds, took.Round(time.Second))
 	if lost != 0 || len(perIndex) != total {
 		t.Fatalf("%d of %d messages lost", lost, total)

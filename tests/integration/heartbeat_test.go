@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -125,7 +126,7 @@ func TestIdleHeartbeats(t *testing.T) {
 			c.drops += len(evs)
 		}
 		drops += c.drops
-		t.Logf("SUMMARY idle-heartbeat: %s window=%v connections=%d drops=%d", c.label(), window, len(c.conns), c.drops)
+		summary(t, e, "idle-heartbeat: %s window=%v connections=%d drops=%d", c.label(), window, len(c.conns), c.drops)
 	}
 
 	// A frozen broker is still detected: freeze both, and time each
@@ -151,7 +152,7 @@ func TestIdleHeartbeats(t *testing.T) {
 		if c.drops > 0 {
 			// A connection that drops while idle cannot time a freeze:
 			// it may be reconnecting, or lose its session by itself.
-			t.Logf("SUMMARY frozen-detect: %s not measured (the connections dropped while idle)", c.label())
+			summary(t, e, "frozen-detect: %s not measured (the connections dropped while idle)", c.label())
 			continue
 		}
 		for k, r := range c.recs {
@@ -185,7 +186,7 @@ func TestIdleHeartbeats(t *testing.T) {
 			t.Errorf("%s: frozen broker not detected: %v", d.c.label(), d.err)
 			continue
 		}
-		t.Logf("SUMMARY frozen-detect: %s beat=%v detected=%v (%.2f beats)", d.c.label(), d.beat, d.took.Round(time.Millisecond), float64(d.took)/float64(d.beat))
+		summary(t, e, "frozen-detect: %s beat=%v detected=%v (%.2f beats)", d.c.label(), d.beat, d.took.Round(time.Millisecond), float64(d.took)/float64(d.beat))
 	}
 	if drops > 0 {
 		t.Fatalf("%d idle connections dropped while their broker was alive (window %v)", drops, window)
@@ -212,5 +213,23 @@ func (r *recorder) waitErr(k factory.EventKind, after int, limit time.Duration) 
 		case <-deadline.C:
 			return factory.Event{}, fmt.Errorf("no %v event within %v; saw %v", k, limit, r.kinds())
 		}
+	}
+}
+
+// summary logs one SUMMARY line of a real-broker scenario and appends it
+// to <brokers dir>/summary.txt, which tests/run.sh prints after go test
+// (go test shows no log of a passing test without -v).
+func summary(t *testing.T, e *brokers.Env, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf("SUMMARY "+format, args...)
+	t.Log(line)
+	f, err := os.OpenFile(filepath.Join(e.Dir(), "summary.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Logf("summary file: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintf(f, "%s %s: %s\n", time.Now().UTC().Format("15:04:05"), t.Name(), line[len("SUMMARY "):]); err != nil {
+		t.Logf("summary file: %v", err)
 	}
 }
