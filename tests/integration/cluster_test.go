@@ -326,6 +326,11 @@ func TestRabbitClusterKillNine(t *testing.T) {
 			cf = append(cf, s)
 		}
 	}
+	for who, r := range map[string]*recorder{"producer": prodRec, "consumer": consRec} {
+		for _, ev := range r.of(factory.EventDisconnected) {
+			t.Logf("%s lost %s at %s: %v", who, ev.URL, ev.Time.Format("15:04:05.000"), ev.Err)
+		}
+	}
 	t.Logf("producer: %d reconnects, %d replayed, %d in flight; consumer: %d reconnects, %d received, %d acked, %d duplicates dropped, %d stale acks",
 		ps.Reconnects, ps.Replayed, ps.InFlight, cs.Reconnects, cs.Received, cs.Acked, cs.DuplicatesDropped, staleAcks)
 	summary(t, e, "rabbitmq-cluster failover times (downtime/since kill): producer [%s]; consumer [%s]", strings.Join(pf, ", "), strings.Join(cf, ", "))
