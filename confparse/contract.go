@@ -43,6 +43,13 @@ type Factory struct {
 	HeartBeatRecv  time.Duration
 	HeartBeatGrace float64 // multiplier on the receive interval before the peer is declared dead
 
+	// Frame limits: what one frame from the broker may hold (CONNECTED
+	// included); a frame over one ends the session with an error naming it.
+	MaxFrameSize    int // max_frame_size: body bytes
+	MaxHeaderLength int // max_header_length: bytes of one header line
+	MaxHeaders      int // max_headers: header lines per frame
+	MaxHeaderBytes  int // max_header_bytes: bytes of a frame's whole head
+
 	// Failover keys beyond EMS.
 	BackoffMultiplier float64         // reconnect_backoff_multiplier
 	MaxReconnectDelay time.Duration   // reconnect_max_delay; 0 = no cap

@@ -13,6 +13,18 @@ import (
 	"github.com/stompft/stompft/sequential"
 )
 
+// Frame limit defaults (max_frame_size, max_header_length, max_headers,
+// max_header_bytes): a client's, large enough for any message a broker
+// accepts by default (ActiveMQ's STOMP transport caps frames at 100 MiB and
+// header lines at 10 KiB, with 1000 headers), small enough that one hostile
+// frame cannot take the process down. They equal internal/session's.
+const (
+	DefaultMaxFrameSize    = 64 << 20  // 64 MiB of body
+	DefaultMaxHeaderLength = 64 << 10  // 64 KiB per header line
+	DefaultMaxHeaders      = 1000      // header lines per frame
+	DefaultMaxHeaderBytes  = 256 << 10 // 256 KiB for a frame's whole head
+)
+
 // keySpec describes one key of a factory section.
 type keySpec struct {
 	repeat bool // may appear more than once (values are collected)
@@ -72,6 +84,11 @@ func init() {
 		"heartbeat":       {apply: (*builder).setHeartBeat},
 		"heartbeat_grace": {apply: floatKey(func(f *Factory) *float64 { return &f.HeartBeatGrace }, 1, "1 or more")},
 
+		"max_frame_size":    {apply: sizeKey(func(f *Factory) *int { return &f.MaxFrameSize })},
+		"max_header_length": {apply: sizeKey(func(f *Factory) *int { return &f.MaxHeaderLength })},
+		"max_headers":       {apply: sizeKey(func(f *Factory) *int { return &f.MaxHeaders })},
+		"max_header_bytes":  {apply: sizeKey(func(f *Factory) *int { return &f.MaxHeaderBytes })},
+
 		"reconnect_backoff_multiplier": {apply: floatKey(func(f *Factory) *float64 { return &f.BackoffMultiplier }, 1, "1 or more (1 = fixed delay, as EMS)")},
 		"reconnect_max_delay":          {apply: durKey(func(f *Factory) *time.Duration { return &f.MaxReconnectDelay }, 0)},
 		"reconnect_jitter":             {apply: (*builder).setJitter},
@@ -128,6 +145,10 @@ func defaults(name string, line int) *Factory {
 		HeartBeatSend:           DefaultHeartBeat,
 		HeartBeatRecv:           DefaultHeartBeat,
 		HeartBeatGrace:          DefaultHeartBeatGrace,
+		MaxFrameSize:            DefaultMaxFrameSize,
+		MaxHeaderLength:         DefaultMaxHeaderLength,
+		MaxHeaders:              DefaultMaxHeaders,
+		MaxHeaderBytes:          DefaultMaxHeaderBytes,
 		BackoffMultiplier:       attempts.DefaultMultiplier,
 		MaxReconnectDelay:       attempts.DefaultMaxDelay,
 		Jitter:                  attempts.DefaultJitter,
@@ -411,6 +432,21 @@ func floatKey(field func(*Factory) *float64, min float64, want string) func(*bui
 	}
 }
 
+// sizeKey sets a frame limit: a whole number from 1 to 2^31-1.
+func sizeKey(field func(*Factory) *int) func(*builder, *entry) {
+	return func(b *builder, e *entry) {
+		n, ok := b.integer(e)
+		if !ok {
+			return
+		}
+		if n < 1 || n > math.MaxInt32 {
+			b.fail(e, "%s is out of range 1..%d", show(e), math.MaxInt32)
+			return
+		}
+		*field(b.f) = int(n)
+	}
+}
+
 // countKey sets an attempt count: -1 is forever. 0 is below EMS's minimum
 // of 1 and is accepted with a warning as 1 (zero passes would never
 // connect, and attempts.Policy rejects 0); other negatives are errors.
@@ -617,7 +653,13 @@ func (b *builder) setHeartBeat(e *entry) {
 			b.fail(e, "%s is not send,receive in milliseconds (e.g. 5000,5000; 0,0 turns heartbeats off)", show(e))
 			return
 		}
-		d[i] = x
+		if x > 0 && x < time.Millisecond {
+			b.fail(e, "%s: %v is below 1ms (heart-beats are whole milliseconds; 0 turns them off)", show(e), x)
+			return
+		}
+		// Rounded up as the session rounds it: what is printed is what
+		// CONNECT offers and what is enforced.
+		d[i] = (x + time.Millisecond - 1).Truncate(time.Millisecond)
 	}
 	b.f.HeartBeatSend, b.f.HeartBeatRecv = d[0], d[1]
 }

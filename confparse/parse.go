@@ -20,8 +20,10 @@ const (
 	// DefaultHeartBeat is the heartbeat key's default, send and receive.
 	DefaultHeartBeat = 10 * time.Second
 	// DefaultHeartBeatGrace multiplies the receive interval before the
-	// peer is declared dead.
-	DefaultHeartBeatGrace = 1.5
+	// peer is declared dead. ActiveMQ skips its next beat after any frame
+	// it sends, so its beats can come two intervals apart: 2.5 tolerates
+	// that with half an interval to spare.
+	DefaultHeartBeatGrace = 2.5
 	// DefaultSendTimeout bounds a send waiting for a connection.
 	DefaultSendTimeout = 30 * time.Second
 	// DefaultMaxCacheSize is ActiveMQ's maxCacheSize default, in bytes.

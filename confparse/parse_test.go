@@ -100,7 +100,7 @@ var nativeCases = []parseCase{
 				f.MaxCacheSize, f.SchedulerMaxConcurrency, f.SSL.VerifyHost, f.URLs.String()}
 		},
 		expect: []any{attempts.DefaultConnect, attempts.DefaultReconnect, sequential.MetricConnections,
-			10 * time.Second, 10 * time.Second, 1.5, attempts.DefaultMultiplier, attempts.DefaultMaxDelay,
+			10 * time.Second, 10 * time.Second, 2.5, attempts.DefaultMultiplier, attempts.DefaultMaxDelay,
 			attempts.DefaultJitter, attempts.DefaultSpread, false, 30 * time.Second, int64(131072),
 			attempts.DefaultSchedulerConfig().MaxConcurrency, true, "tcp://localhost:7222"}},
 	{name: "count -1 is forever, Go durations", in: "[F]\ntype = queue\nurl = tcp://7222\nreconnect_attempt_count = -1\nreconnect_attempt_delay = 1.5s\nreconnect_attempt_timeout = 750ms\n",
@@ -444,7 +444,8 @@ func TestKeysPinned(t *testing.T) {
 	fixed := strings.Fields(`type url clientID connect_attempt_count connect_attempt_delay connect_attempt_timeout
 		reconnect_attempt_count reconnect_attempt_delay reconnect_attempt_timeout metric ssl_trusted ssl_identity
 		ssl_private_key ssl_issuer ssl_verify_host ssl_verify_hostname ssl_expected_hostname ssl_ciphers login
-		passcode passcode_file vhost heartbeat heartbeat_grace reconnect_backoff_multiplier reconnect_max_delay
+		passcode passcode_file vhost heartbeat heartbeat_grace max_frame_size max_header_length max_headers
+		max_header_bytes reconnect_backoff_multiplier reconnect_max_delay
 		reconnect_jitter reconnect_spread randomize priority_backup reconnect_budget send_timeout track_messages
 		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate`)
 	want := slices.Sorted(slices.Values(fixed))

@@ -350,7 +350,16 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 		HeartBeatSend: def.HeartBeatSend,
 		HeartBeatRecv: def.HeartBeatRecv,
 		Grace:         def.HeartBeatGrace,
-		Tag:           epoch,
+		// A frame begun is finished within the attempt timeout.
+		FrameReadTimeout: timeout,
+		Limits: session.Limits{
+			MaxFrameSize:    def.MaxFrameSize,
+			MaxHeaderLength: def.MaxHeaderLength,
+			MaxHeaders:      def.MaxHeaders,
+			MaxHeaderBytes:  def.MaxHeaderBytes,
+		},
+		URL: ep.String(),
+		Tag: epoch,
 	}
 	cb := session.Callbacks{
 		Message: func(f *frame.Frame) {

@@ -1,19 +1,3 @@
-// Package session is one STOMP 1.1/1.2 session over one network connection,
-// built on go-stomp's frame codec. It has no failover: when anything goes
-// wrong the session ends, once, and says why; the factory decides what next.
-//
-// # Why not stomp.Conn
-//
-// go-stomp's Conn blocks every receipt-requesting send until its receipt
-// arrives (no pipelining), gives an idle producer no signal that the
-// connection died, and stalls all reads while one subscriber is slow. A
-// failover client needs all three, so the session drives the codec itself.
-//
-// # Deadlines
-//
-// The CONNECT→CONNECTED handshake is bounded by the context; every write by
-// Config.WriteTimeout; reads by the negotiated heart-beat × grace (a silent
-// peer ends the session with ErrHeartbeatTimeout); DISCONNECT by its context.
 package session
 
 import (
@@ -28,37 +12,70 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/stompft/stompft/attempts"
 )
 
 // Errors that end a session.
 var (
 	ErrClosed           = errors.New("stompft: session closed")
 	ErrHeartbeatTimeout = errors.New("stompft: broker silent past the heart-beat deadline")
+	// ErrFrameReadTimeout ends a session whose broker stopped sending in the
+	// middle of a frame for Config.FrameReadTimeout (heart-beats off, or
+	// their silence window longer).
+	ErrFrameReadTimeout = errors.New("stompft: broker stopped in the middle of a frame")
 )
 
-// DefaultWriteTimeout bounds one frame write when Config.WriteTimeout is 0.
-const DefaultWriteTimeout = 10 * time.Second
+const (
+	// DefaultWriteTimeout bounds one frame write when Config.WriteTimeout is 0.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultFrameReadTimeout bounds the wait for more of a partly read
+	// frame when Config.FrameReadTimeout is 0.
+	DefaultFrameReadTimeout = 30 * time.Second
+	// DefaultGrace is Config.Grace when it is 0. ActiveMQ skips its next
+	// beat after any frame it sends, so the gap between its beats reaches
+	// twice the interval; 2.5 leaves half an interval for scheduling.
+	DefaultGrace = 2.5
+)
 
-// Config is what the CONNECT frame offers.
+// Config is what the CONNECT frame offers, and the session's bounds.
 type Config struct {
 	Host     string // STOMP host header (virtual host); "" = the dialled host
 	Login    string
-	Passcode string // never logged, never in an error
+	Passcode string // never logged, never in an error: scrubbed from any broker text
 	ClientID string // sent as client-id (ActiveMQ's durable-subscription id)
 
+	// Heart-beats, rounded up to whole milliseconds (the unit of the
+	// heart-beat header), so what CONNECT offers is what is enforced.
 	HeartBeatSend time.Duration // we can send a beat this often; 0 = never
 	HeartBeatRecv time.Duration // we want a beat this often; 0 = never
-	Grace         float64       // silence allowed = negotiated receive interval × Grace (min 1)
+	// Grace: silence allowed = negotiated receive interval × Grace; 0 =
+	// DefaultGrace, values below 1 count as 1.
+	Grace float64
 
 	WriteTimeout time.Duration // one frame write; 0 = DefaultWriteTimeout
+	// FrameReadTimeout bounds the wait for the next byte of a partly read
+	// frame, heart-beats on or off (with heart-beats, the shorter of it and
+	// the silence window applies); 0 = DefaultFrameReadTimeout. Between
+	// frames only heart-beats bound the wait: with them off an idle
+	// connection may stay quiet for ever.
+	FrameReadTimeout time.Duration
+	// Limits bound every frame read, CONNECTED included.
+	Limits Limits
 
+	URL string // the endpoint, without credentials: named by LimitError
 	Tag uint64 // opaque to the session; returned by Tag()
 }
 
 // Callbacks receive what the broker sends. They run on the session's read
-// goroutine: Message may block (that is back-pressure) but must return once
-// Done is closed.
+// goroutine, one at a time, in the order the frames arrived.
 type Callbacks struct {
+	// Message must not block: while it runs nothing else is read (no
+	// receipt, no heart-beat, no other subscription), so it hands the frame
+	// on (the factory enqueues it per subscription) and returns. To stop
+	// the broker's flow, call Pause (from Message itself or from any
+	// goroutine): reading stops after the frame being delivered, and TCP
+	// back-pressure does the rest.
 	Message func(f *frame.Frame)
 	Receipt func(id string)
 	// End runs once, synchronously, when the session ends (after Done is
@@ -90,19 +107,22 @@ type ConnectError struct{ ServerError }
 
 func (e *ConnectError) Error() string { return "CONNECT refused: " + e.ServerError.Error() }
 
-// Info is what CONNECTED told us.
+// Info is what CONNECTED told us (header values scrubbed of the passcode).
 type Info struct {
 	Version   string
 	Server    string
 	SessionID string
 	SendBeat  time.Duration // negotiated: we beat this often (0 = off)
 	RecvBeat  time.Duration // negotiated: the broker beats this often (0 = off)
+	// Silence is how long the session waits for a byte between frames
+	// before ending with ErrHeartbeatTimeout: RecvBeat × Grace (0 = never).
+	Silence time.Duration
 }
 
 // Session is a connected STOMP session.
 type Session struct {
 	nc   net.Conn
-	r    *frame.Reader
+	r    *frameReader
 	cfg  Config
 	cb   Callbacks
 	info Info
@@ -117,6 +137,10 @@ type Session struct {
 	endOnce sync.Once
 	err     error
 
+	pauseMu  sync.Mutex
+	paused   bool
+	resumeCh chan struct{} // closed by Resume; made by Pause
+
 	leaving     atomic.Bool // DISCONNECT sent: the peer hanging up is expected
 	discMu      sync.Mutex
 	discReceipt string
@@ -128,16 +152,24 @@ type Session struct {
 // Connect performs CONNECT→CONNECTED on nc within ctx and starts the session.
 // On error nc is closed.
 func Connect(ctx context.Context, nc net.Conn, cfg Config, cb Callbacks) (*Session, error) {
-	if cfg.Grace < 1 {
+	switch {
+	case cfg.Grace == 0:
+		cfg.Grace = DefaultGrace
+	case cfg.Grace < 1:
 		cfg.Grace = 1
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
+	if cfg.FrameReadTimeout <= 0 {
+		cfg.FrameReadTimeout = DefaultFrameReadTimeout
+	}
+	cfg.HeartBeatSend = roundBeat(cfg.HeartBeatSend)
+	cfg.HeartBeatRecv = roundBeat(cfg.HeartBeatRecv)
 	cnt := &countingConn{Conn: nc}
 	s := &Session{
 		nc:   nc,
-		r:    frame.NewReader(nc),
+		r:    newFrameReader(nc, cfg.Limits, cfg.URL),
 		w:    frame.NewWriter(cnt),
 		cfg:  cfg,
 		cb:   cb,
@@ -147,6 +179,12 @@ func Connect(ctx context.Context, nc net.Conn, cfg Config, cb Callbacks) (*Sessi
 	info, err := s.handshake(ctx)
 	if err != nil {
 		_ = nc.Close()
+		var le *LimitError
+		if errors.As(err, &le) {
+			// A broker whose CONNECTED passes the limits will do it again:
+			// retrying it at once is a hot loop.
+			err = attempts.Permanent(err)
+		}
 		return nil, err
 	}
 	s.info = info
@@ -194,18 +232,25 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	if err := s.w.Write(f); err != nil {
 		return Info{}, ctxErr(ctx, fmt.Errorf("writing CONNECT: %w", err))
 	}
+	// The socket deadline is the context's (or WriteTimeout): however the
+	// broker dribbles, reading CONNECTED ends by then, and the reader's
+	// limits bound what it can cost.
 	var resp *frame.Frame
 	for resp == nil {
 		var err error
 		resp, err = s.r.Read()
 		if err != nil {
+			var le *LimitError
+			if errors.As(err, &le) {
+				return Info{}, fmt.Errorf("waiting for CONNECTED: %w", err)
+			}
 			return Info{}, ctxErr(ctx, fmt.Errorf("waiting for CONNECTED: %w", err))
 		}
 	}
 	switch resp.Command {
 	case frame.CONNECTED:
 	case frame.ERROR:
-		return Info{}, &ConnectError{*serverError(resp)}
+		return Info{}, &ConnectError{*s.serverError(resp)}
 	default:
 		return Info{}, fmt.Errorf("expected CONNECTED, broker sent %s", resp.Command)
 	}
@@ -214,9 +259,9 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	}
 	_ = s.nc.SetDeadline(time.Time{})
 	info := Info{
-		Version:   resp.Header.Get(frame.Version),
-		Server:    resp.Header.Get(frame.Server),
-		SessionID: resp.Header.Get(frame.Session),
+		Version:   s.scrub(resp.Header.Get(frame.Version)),
+		Server:    s.scrub(resp.Header.Get(frame.Server)),
+		SessionID: s.scrub(resp.Header.Get(frame.Session)),
 	}
 	if info.Version == "" {
 		info.Version = "1.0"
@@ -224,7 +269,7 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	if hb, ok := resp.Header.Contains(frame.HeartBeat); ok {
 		sx, sy, err := frame.ParseHeartBeat(hb)
 		if err != nil {
-			return Info{}, fmt.Errorf("CONNECTED: bad heart-beat %q", hb)
+			return Info{}, fmt.Errorf("CONNECTED: bad heart-beat %q", s.scrub(hb))
 		}
 		// STOMP 1.2 §Heart-beating: each side beats at the larger of what
 		// one offers and the other wants.
@@ -235,6 +280,7 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 			info.RecvBeat = max(s.cfg.HeartBeatRecv, sx)
 		}
 	}
+	info.Silence = time.Duration(float64(info.RecvBeat) * s.cfg.Grace)
 	return info, nil
 }
 
@@ -255,12 +301,42 @@ func ctxErr(ctx context.Context, err error) error {
 
 func beat(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-func serverError(f *frame.Frame) *ServerError {
-	return &ServerError{
-		Message:   f.Header.Get(frame.Message),
-		Body:      strings.TrimSpace(string(f.Body)),
-		ReceiptID: f.Header.Get(frame.ReceiptId),
+// roundBeat rounds a heart-beat up to whole milliseconds: the header
+// carries milliseconds, and a positive value must not become 0 (off) on the
+// wire while the session enforces it.
+func roundBeat(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
 	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// maxErrorText bounds the broker text a ServerError keeps.
+const maxErrorText = 4 << 10
+
+func (s *Session) serverError(f *frame.Frame) *ServerError {
+	return &ServerError{
+		Message:   s.scrub(truncate(f.Header.Get(frame.Message))),
+		Body:      s.scrub(truncate(strings.TrimSpace(string(f.Body)))),
+		ReceiptID: s.scrub(f.Header.Get(frame.ReceiptId)),
+	}
+}
+
+func truncate(t string) string {
+	if len(t) <= maxErrorText {
+		return t
+	}
+	return t[:maxErrorText] + "…"
+}
+
+// scrub replaces the client's own passcode in broker text: a broker that
+// quotes it (in an ERROR, a header echo) must not put it into errors,
+// logs, events or confcheck output.
+func (s *Session) scrub(t string) string {
+	if s.cfg.Passcode == "" || !strings.Contains(t, s.cfg.Passcode) {
+		return t
+	}
+	return strings.ReplaceAll(t, s.cfg.Passcode, "******")
 }
 
 // Tag returns Config.Tag.
@@ -268,9 +344,6 @@ func (s *Session) Tag() uint64 { return s.cfg.Tag }
 
 // Info returns what CONNECTED negotiated.
 func (s *Session) Info() Info { return s.info }
-
-// RemoteAddr is the broker's address.
-func (s *Session) RemoteAddr() net.Addr { return s.nc.RemoteAddr() }
 
 // BytesOut is how many bytes this session has written.
 func (s *Session) BytesOut() int64 { return s.bytesOut.Load() }
@@ -310,13 +383,38 @@ func (s *Session) end(err error) {
 func (s *Session) readLoop() {
 	defer s.wg.Done()
 	defer func() { _ = s.nc.Close() }()
-	silence := time.Duration(float64(s.info.RecvBeat) * s.cfg.Grace)
-	for {
-		if silence > 0 {
-			_ = s.nc.SetReadDeadline(time.Now().Add(silence))
+	silence := s.info.Silence
+	inFrame, inFrameErr := s.cfg.FrameReadTimeout, ErrFrameReadTimeout
+	if silence > 0 && silence <= inFrame {
+		inFrame, inFrameErr = silence, ErrHeartbeatTimeout
+	}
+	var bound time.Duration // the deadline armed last, for the error
+	var boundErr error
+	s.r.arm = func(midFrame bool) error {
+		switch {
+		case midFrame:
+			bound, boundErr = inFrame, inFrameErr
+		case silence > 0:
+			bound, boundErr = silence, ErrHeartbeatTimeout
+		default:
+			bound, boundErr = 0, nil
 		}
+		var d time.Time
+		if bound > 0 {
+			d = time.Now().Add(bound)
+		}
+		_ = s.nc.SetReadDeadline(d)
 		// After re-arming: end stores ending before it sets the past
 		// deadline, so either we see it here or its deadline overrides ours.
+		if s.ending.Load() {
+			return ErrClosed
+		}
+		return nil
+	}
+	for {
+		if !s.waitResumed() {
+			return
+		}
 		if s.ending.Load() {
 			return
 		}
@@ -330,8 +428,12 @@ func (s *Session) readLoop() {
 				return
 			}
 			var ne net.Error
-			if silence > 0 && errors.As(err, &ne) && ne.Timeout() {
-				err = fmt.Errorf("%w (%v without a frame or beat)", ErrHeartbeatTimeout, silence)
+			if boundErr != nil && errors.As(err, &ne) && ne.Timeout() {
+				if boundErr == ErrHeartbeatTimeout {
+					err = fmt.Errorf("%w (%v without a frame or beat)", boundErr, bound)
+				} else {
+					err = fmt.Errorf("%w (nothing more for %v)", boundErr, bound)
+				}
 			}
 			s.end(err)
 			return
@@ -357,9 +459,64 @@ func (s *Session) readLoop() {
 				s.cb.Receipt(id)
 			}
 		case frame.ERROR:
-			s.end(serverError(f))
+			s.end(s.serverError(f))
 			return
 		}
+	}
+}
+
+// Pause stops reading from the socket once the frame being delivered (if
+// any) has been handed to Callbacks; the broker then meets TCP
+// back-pressure. While paused the silence (heart-beat) detector does not
+// run: time the session chose not to read is never counted as the broker's
+// silence. Writes, and the session's own heart-beats, go on. Pause is
+// idempotent, safe from any goroutine (Callbacks.Message included) and never
+// blocks; a paused session still ends at once on Close, on a failed write,
+// or when Disconnect is called (which reads again to see its receipt).
+//
+// A read already waiting for the next frame when Pause is called completes
+// first: the session stops before reading the frame after it.
+func (s *Session) Pause() {
+	s.pauseMu.Lock()
+	if !s.paused {
+		s.paused = true
+		s.resumeCh = make(chan struct{})
+	}
+	s.pauseMu.Unlock()
+}
+
+// Resume undoes Pause: reading starts again, with the silence deadline
+// re-armed from now. Idempotent and safe from any goroutine.
+func (s *Session) Resume() {
+	s.pauseMu.Lock()
+	if s.paused {
+		s.paused = false
+		close(s.resumeCh)
+	}
+	s.pauseMu.Unlock()
+}
+
+// Paused reports whether Pause is in effect.
+func (s *Session) Paused() bool {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	return s.paused
+}
+
+// waitResumed blocks the read loop while the session is paused. It returns
+// false when the session ended meanwhile.
+func (s *Session) waitResumed() bool {
+	s.pauseMu.Lock()
+	paused, ch := s.paused, s.resumeCh
+	s.pauseMu.Unlock()
+	if !paused {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-s.done:
+		return false
 	}
 }
 
@@ -412,6 +569,7 @@ func (s *Session) Disconnect(ctx context.Context) error {
 	s.discDone = ch
 	s.discMu.Unlock()
 	s.leaving.Store(true)
+	s.Resume() // the receipt must be read
 	err := s.Write(frame.New(frame.DISCONNECT, frame.Receipt, "stompft-disconnect"))
 	if err == nil {
 		select {
@@ -433,15 +591,6 @@ func (s *Session) Disconnect(ctx context.Context) error {
 func (s *Session) Close() {
 	s.end(ErrClosed)
 	s.wg.Wait()
-}
-
-// Abort ends the session with RST (no FIN), as a crashed peer would; used by
-// tests and by the factory when it drops a connection it no longer trusts.
-func (s *Session) Abort(err error) {
-	if tc, ok := s.nc.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	s.end(err)
 }
 
 type countingConn struct {

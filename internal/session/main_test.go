@@ -1,0 +1,9 @@
+package session
+
+import (
+	"testing"
+
+	"github.com/stompft/stompft/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
