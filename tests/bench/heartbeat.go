@@ -14,8 +14,9 @@ import (
 // hbConn is one idle connection of the heart-beat item and what happened
 // to it.
 type hbConn struct {
-	conn *factory.Connection
-	beat time.Duration // the broker's negotiated heart-beat
+	conn    *factory.Connection
+	beat    time.Duration // the broker's negotiated heart-beat
+	silence time.Duration // the session's detection bound: beat × heartbeat_grace
 
 	mu    sync.Mutex
 	drops []factory.Event
@@ -70,7 +71,7 @@ type hbCase struct {
 func (c *hbCase) label() string {
 	hb := c.heartbeat
 	if hb == "" {
-		hb = "default (10000,10000, grace 1.5)"
+		hb = "default"
 	}
 	kind := "ActiveMQ"
 	if strings.HasPrefix(c.broker, "rabbit") {
@@ -127,7 +128,7 @@ func benchHeartbeat(cfg config, rep *report) error {
 				}
 				defer conn.Close()
 				info, _ := conn.ServerInfo()
-				h.conn, h.beat = conn, info.RecvBeat
+				h.conn, h.beat, h.silence = conn, info.RecvBeat, info.Silence
 				c.conns = append(c.conns, h)
 			}
 			cases = append(cases, c)
@@ -206,10 +207,12 @@ func benchHeartbeat(cfg config, rep *report) error {
 			x.Ours = r.err.Error()
 		} else {
 			q := quantilesOf(r.took)
-			beat := r.c.conns[0].beat
+			beat, bound := r.c.conns[0].beat, r.c.conns[0].silence
 			x.Ours = fmt.Sprintf("max %v", roundDur(q.Max))
 			x.Base = fmt.Sprintf("broker beat %v", beat)
 			x.Ratio = fmt.Sprintf("%.2f × beat", float64(q.Max)/float64(beat))
+			x.Goal = fmt.Sprintf("≤ beat × heartbeat_grace = %v", bound)
+			x.Verdict = atMostDur(q.Max, bound)
 		}
 		rep.add(x)
 	}

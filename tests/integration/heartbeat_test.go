@@ -138,10 +138,11 @@ func TestIdleHeartbeats(t *testing.T) {
 		e.Ctl(t, b, "freeze")
 	}
 	type detection struct {
-		c    *idleCase
-		beat time.Duration
-		took time.Duration
-		err  error
+		c       *idleCase
+		beat    time.Duration
+		silence time.Duration // the session's bound: beat × heartbeat_grace
+		took    time.Duration
+		err     error
 	}
 	var (
 		mu  sync.Mutex
@@ -161,7 +162,7 @@ func TestIdleHeartbeats(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d := detection{c: c, beat: info.RecvBeat}
+				d := detection{c: c, beat: info.RecvBeat, silence: info.Silence}
 				ev, err := r.waitErr(factory.EventDisconnected, from, 3*info.RecvBeat+30*time.Second)
 				switch {
 				case err != nil:
@@ -186,7 +187,13 @@ func TestIdleHeartbeats(t *testing.T) {
 			t.Errorf("%s: frozen broker not detected: %v", d.c.label(), d.err)
 			continue
 		}
-		summary(t, e, "frozen-detect: %s beat=%v detected=%v (%.2f beats)", d.c.label(), d.beat, d.took.Round(time.Millisecond), float64(d.took)/float64(d.beat))
+		summary(t, e, "frozen-detect: %s beat=%v bound=%v detected=%v (%.2f beats)", d.c.label(), d.beat, d.silence, d.took.Round(time.Millisecond), float64(d.took)/float64(d.beat))
+		// The bound is counted from the last byte received, before the
+		// freeze; the slack is for a loaded machine (a missing check would
+		// never fire at all).
+		if d.took > d.silence+5*time.Second {
+			t.Errorf("%s: frozen broker detected after %v, bound %v (beat × heartbeat_grace)", d.c.label(), d.took, d.silence)
+		}
 	}
 	if drops > 0 {
 		t.Fatalf("%d idle connections dropped while their broker was alive (window %v)", drops, window)
