@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The project's one test command (README: "Run every test").
+# The project's one test command (docs/brokers.md: "The test command").
 #
 #   1. go vet and a gofmt check
 #   2. tests/brokers/up.sh: installs (apt-get, if missing) and starts the real
-#      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ
+#      brokers: ActiveMQ master/slave pair, two ActiveMQ, two RabbitMQ, and a
+#      3-node RabbitMQ cluster
 #   3. go test -race ./... with STOMPFT_REAL_BROKERS=1 and their addresses
 #   4. tests/brokers/down.sh: stops exactly the processes up.sh started,
 #      ALWAYS (trap), even when a step fails or the run is interrupted
@@ -89,12 +90,19 @@ else
 fi
 
 step "go test -race -count=1 ./... (real brokers: $([ $real = 1 ] && echo yes || echo no))"
+summary="${STOMPFT_BROKERS_DIR:-tests/.brokers}/summary.txt"
+rm -f "$summary"
 if [ $real = 1 ]; then
 	# shellcheck disable=SC1091
 	(set -a && . "${STOMPFT_BROKERS_DIR:-tests/.brokers}/env" && export STOMPFT_REAL_BROKERS=1 &&
 		go test -race -count=1 -timeout 30m ./...) || fail "go test"
 else
 	(unset STOMPFT_REAL_BROKERS && go test -race -count=1 -timeout 30m ./...) || fail "go test"
+fi
+
+if [ -s "$summary" ]; then
+	step "real-broker figures (the SUMMARY lines of the real-broker tests)"
+	cat "$summary"
 fi
 
 cleanup

@@ -13,10 +13,14 @@
 //	go run ./tests/bench -only storm -storm-case "tls backlog 128" -cpuprofile /tmp/client.prof
 //
 // Items (-only names): latency (failover latency vs a hand-written go-stomp
-// redial loop), standby (the same with backup = true), detect (silent
-// failure detection through a blackhole, in heart-beat intervals),
+// redial loop, brokers in a process apart and in the client's own),
+// standby (the same with backup = true), detect (silent failure detection
+// through a blackhole, in heart-beat intervals),
+// heartbeat (idle connections to the real ActiveMQ and RabbitMQ of
+// tests/brokers: disconnects while the broker is alive, and the time to
+// detect a frozen broker; skipped when they are not running),
 // throughput (messages/s and allocations per send vs raw go-stomp), memory
-// (RSS and heap per idle connection) and storm (2 000 real sockets failing
+// (RSS, heap and goroutines per idle connection) and storm (2 000 real sockets failing
 // over at once, plain TCP and TLS, two listen backlogs, three policies).
 //
 // # Processes
@@ -25,8 +29,11 @@
 // (latency, standby, throughput, memory, storm) run in a second process:
 // the bench binary re-executes itself with -serve-brokers and drives it
 // over stdin/stdout (start, kill with RST and report the moment, restart on
-// the same address, count connections). The silent-failure item keeps its
-// brokers in process behind a blackholing proxy. Everything is started and
+// the same address, count connections). Item 1 runs once more with the
+// same host loop on a goroutine of the client's process (brokers sharing
+// the client's Go scheduler, as in an application's own tests), both
+// clients alike. The silent-failure item keeps its brokers in process
+// behind a blackholing proxy; the heart-beat item uses the real brokers. Everything is started and
 // stopped by the command itself; only loopback addresses are used.
 //
 // # Failover trials

@@ -286,12 +286,32 @@ func raiseNoFile() {
 	}
 }
 
-// host is the parent's handle on a broker-host child process.
+// host is the parent's handle on a broker host: a child process, or the
+// same loop in this process (cmd nil, done closed when the loop ends).
 type host struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-	mu  sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	mu   sync.Mutex
+}
+
+// startHostInProcess runs the broker host's loop in this process, over
+// pipes: the brokers share the client's heap and Go scheduler, as they do
+// in an application's own tests.
+func startHostInProcess() *host {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := serveBrokers(inR, outW, "", "")
+		_ = outW.CloseWithError(err)
+		_ = inR.Close()
+	}()
+	sc := bufio.NewScanner(outR)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	return &host{done: done, in: inW, out: sc}
 }
 
 // startHost re-executes this binary as a broker host.
@@ -402,10 +422,20 @@ func (h *host) acceptTimes(name string) ([]time.Duration, error) {
 	return out, nil
 }
 
-// close stops the child (it exits on quit or when stdin closes).
+// close stops the child (it exits on quit or when stdin closes), or the
+// in-process loop. The in-process brokers' go-stomp servers keep a
+// goroutine each (their Serve never returns): the bench is a command, so
+// they end with it.
 func (h *host) close() {
 	_, _ = h.do("quit")
 	_ = h.in.Close()
+	if h.cmd == nil {
+		select {
+		case <-h.done:
+		case <-time.After(5 * time.Second):
+		}
+		return
+	}
 	done := make(chan struct{})
 	go func() { _ = h.cmd.Wait(); close(done) }()
 	select {

@@ -492,6 +492,17 @@ func hostPairs() (func() (pairEnv, func(), error), func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return pairsOn(h)
+}
+
+// inProcessPairs makes fresh pairs whose brokers run in this process, the
+// client's (the broker host's loop on a goroutine).
+func inProcessPairs() (func() (pairEnv, func(), error), func(), error) {
+	return pairsOn(startHostInProcess())
+}
+
+// pairsOn makes fresh pairs on h; the returned function stops h.
+func pairsOn(h *host) (func() (pairEnv, func(), error), func(), error) {
 	mk := func() (pairEnv, func(), error) {
 		p, err := newHostPair(h)
 		if err != nil {
@@ -523,7 +534,26 @@ func benchLatency(cfg config, rep *report) error {
 		return err
 	}
 	addLatencyRows(cfg, rep, "embedded", raw, ours, 2*time.Millisecond)
+	addMedianRow(rep, "1 failover latency", "embedded, broker process apart", raw, ours, 1.1)
 	hangNote(rep, "1", false)
+
+	// The same with the brokers in the client's own process, as an
+	// application's tests run them: the brokers' goroutines share the
+	// client's Go scheduler, for both clients alike.
+	latencyHangs[false] = 0
+	mk, stop, err = inProcessPairs()
+	if err != nil {
+		return err
+	}
+	raw, ours, err = latencyRun(cfg, mk, latencyTrials(cfg), 10*time.Second, false)
+	stop()
+	if err != nil {
+		return fmt.Errorf("one process: %w", err)
+	}
+	addMedianRow(rep, "1 failover latency", "embedded, one process (brokers in the client's process), "+crashDesc("embedded, one process"), raw, ours, 1.2)
+	if n := latencyHangs[false]; n > 0 {
+		rep.note("item 1, one process: in %d trials the go-stomp baseline lost a receipt and waited out its receipt timeout (%v here); left out of its figures", n, rawReceiptTimeout)
+	}
 	if !cfg.amq {
 		return nil
 	}
@@ -631,6 +661,23 @@ func amqRun(cfg config, p *amqPair, trials int, limit time.Duration) (raw, ours 
 	return raw, ours, nil
 }
 
+// addMedianRow adds the p50 and p99 of ours against the redial loop's of
+// the same run, as ratios, with the goal p50 ≤ goal × raw.
+func addMedianRow(rep *report, item, where string, raw, ours []time.Duration, goal float64) {
+	qr, qo := quantilesOf(raw), quantilesOf(ours)
+	r50 := float64(qo.P50) / float64(qr.P50)
+	r99 := float64(qo.P99) / float64(qr.P99)
+	rep.add(row{
+		Item:    item,
+		Measure: fmt.Sprintf("%s: p50 and p99 against the go-stomp redial loop, %d trials", where, qo.N),
+		Ours:    fmt.Sprintf("p50 %v · p99 %v", roundDur(qo.P50), roundDur(qo.P99)),
+		Base:    fmt.Sprintf("p50 %v · p99 %v (go-stomp redial loop)", roundDur(qr.P50), roundDur(qr.P99)),
+		Ratio:   fmt.Sprintf("p50 %.2f × · p99 %.2f ×", r50, r99),
+		Goal:    fmt.Sprintf("p50 ≤ %.1f × raw", goal),
+		Verdict: atMost(r50, goal, " ×"),
+	})
+}
+
 // hangNote reports the baseline trials left out of an item's figures.
 func hangNote(rep *report, item string, backup bool) {
 	if n := latencyHangs[backup]; n > 0 {
@@ -640,7 +687,10 @@ func hangNote(rep *report, item string, backup bool) {
 
 // crashDesc says how a pair's broker is crashed and how the trial is timed.
 func crashDesc(where string) string {
-	if where == "embedded" {
+	if strings.Contains(where, "one process") {
+		return "RST (sending all the time, timed from the reset to the first send issued after it)"
+	}
+	if strings.HasPrefix(where, "embedded") {
 		return "RST (broker process apart; sending all the time, timed from the reset to the first send issued after it)"
 	}
 	return "kill -9 of the live broker (timed from the kill; first send after it returns)"

@@ -15,7 +15,7 @@ import (
 )
 
 // items in the order they run.
-var allItems = []string{"throughput", "latency", "standby", "detect", "memory", "storm"}
+var allItems = []string{"throughput", "latency", "standby", "detect", "heartbeat", "memory", "storm"}
 
 // config is what the command line chose.
 type config struct {
@@ -97,6 +97,7 @@ func run(args []string, out, progress io.Writer) error {
 		{"latency", benchLatency},
 		{"standby", benchStandby},
 		{"detect", benchDetect},
+		{"heartbeat", benchHeartbeat},
 		{"memory", benchMemory},
 		{"storm", benchStorm},
 	}

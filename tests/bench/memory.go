@@ -69,6 +69,13 @@ func benchMemory(cfg config, rep *report) error {
 		Goal:    "≤ raw + 16 KiB",
 		Verdict: atMost((ours.Heap+ours.Stack-raw.Heap-raw.Stack)/1024, 16, " KiB"),
 	})
+	rep.add(row{
+		Item:    "6 memory",
+		Measure: "goroutines per idle connection",
+		Ours:    fmt.Sprintf("%.2f", ours.Goroutines),
+		Base:    fmt.Sprintf("%.2f raw go-stomp", raw.Goroutines),
+		Ratio:   fmt.Sprintf("%+.2f", ours.Goroutines-raw.Goroutines),
+	})
 	return nil
 }
 

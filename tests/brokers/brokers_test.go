@@ -79,6 +79,7 @@ func TestCtlTimeout(t *testing.T) {
 		{"kill9", nil, 90 * time.Second},
 		{"wait-up", []string{"5"}, 35 * time.Second},
 		{"wait-slave", []string{"120"}, 150 * time.Second},
+		{"wait-cluster", []string{"120"}, 150 * time.Second},
 		{"wait-up", []string{"x"}, 90 * time.Second},
 	}
 	for _, tt := range tests {
@@ -233,4 +234,52 @@ func TestLockPairIsThePairTestLock(t *testing.T) {
 		t.Fatal("a test's pair lock was taken while LockPair held it")
 	}
 	unlock()
+}
+
+// TestRabbitClusterIsOneCluster proves what up.sh promises of rabbitc1..3:
+// one cluster, so a quorum queue declared on one node takes a message sent
+// through a second and delivers it through the third.
+func TestRabbitClusterIsOneCluster(t *testing.T) {
+	e := Require(t, Cluster...)
+	name := fmt.Sprintf("stompft.brokers.cluster.%d", time.Now().UnixNano())
+	declare := dialUntil(t, e.Addr(RabbitC1), "/", 30*time.Second)
+	defer declare.Disconnect()
+	// Declared by SUBSCRIBE (RabbitMQ passes x-queue-type on), then
+	// unsubscribed: the durable queue stays.
+	s, err := declare.Subscribe("/queue/"+name, stomp.AckClientIndividual,
+		stomp.SubscribeOpt.Header("x-queue-type", "quorum"), stomp.SubscribeOpt.Header("durable", "true"),
+		stomp.SubscribeOpt.Header("auto-delete", "false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RabbitMQ handles a connection's frames in order: this receipt means
+	// the SUBSCRIBE (and the declaration) is done.
+	if err := declare.Send("/topic/stompft.brokers.barrier", "text/plain", nil, stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.Ctl(t, RabbitC2, "queues"); !strings.Contains(out, name+"\tquorum") {
+		t.Fatalf("rabbitc2 does not list %s as a quorum queue:\n%s", name, out)
+	}
+	_ = s.Unsubscribe()
+	// /amq/queue/NAME sends to the existing queue without declaring it
+	// again (a SEND to /queue/NAME would, with other arguments: refused).
+	p := dialUntil(t, e.Addr(RabbitC2), "/", 30*time.Second)
+	defer p.Disconnect()
+	if err := p.Send("/amq/queue/"+name, "text/plain", []byte("across the cluster"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatalf("send through rabbitc2: %v", err)
+	}
+	c := dialUntil(t, e.Addr(RabbitC3), "/", 30*time.Second)
+	defer c.Disconnect()
+	sub, err := c.Subscribe("/amq/queue/"+name, stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.C:
+		if m.Err != nil || string(m.Body) != "across the cluster" {
+			t.Fatalf("got %q, %v from rabbitc3", m.Body, m.Err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no message through rabbitc3 within 30s")
+	}
 }

@@ -2,7 +2,8 @@
 # ctl.sh NAME ACTION [ARG]: control one broker started by up.sh, for fault
 # tests. Every action ends in bounded time.
 #
-# NAME: amq-master amq-slave amq1 amq2 rabbit1 rabbit2. The two pair names
+# NAME: amq-master amq-slave amq1 amq2 rabbit1 rabbit2 rabbitc1 rabbitc2
+# rabbitc3 (the last three: one RabbitMQ cluster). The two pair names
 # are instances with fixed ports (amq-master 61713, amq-slave 61714), not
 # roles: whichever holds the KahaDB lock is the master; a restarted instance
 # waits for the lock as the new slave (its port stays closed meanwhile).
@@ -16,6 +17,10 @@
 #   wait-up [SEC]  wait (default 60 s) until a STOMP CONNECT gets CONNECTED
 #   wait-slave [SEC]  ActiveMQ pair only: wait (default 60 s) until the
 #                  instance reports waiting for the shared lock (a slave)
+#   wait-cluster [SEC]  RabbitMQ cluster only: wait (default 60 s) until the
+#                  node answers STOMP and sees all three nodes running (a
+#                  restarted node has rejoined)
+#   queues         RabbitMQ only: print `name type messages` of every queue
 #   pid            print the recorded PID (exit 1 if not running)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -74,10 +79,18 @@ wait-slave)
 	case $name in amq-master|amq-slave) ;; *) die "wait-slave: $name is not in the ActiveMQ pair" ;; esac
 	amq_wait_slave "$name" "${3:-60}"
 	;;
+wait-cluster)
+	case $name in rabbitc?) ;; *) die "wait-cluster: $name is not in the RabbitMQ cluster ($CLUSTER)" ;; esac
+	rabbit_wait_cluster "$name" "${3:-60}"
+	;;
+queues)
+	case $name in rabbit*) ;; *) die "queues: $name is not a RabbitMQ node" ;; esac
+	rabbitctl "$name" list_queues name type messages
+	;;
 pid)
 	need_pid
 	;;
 *)
-	die "unknown action '$action' (kill9 stop start freeze thaw wait-up wait-slave pid)"
+	die "unknown action '$action' (kill9 stop start freeze thaw wait-up wait-slave wait-cluster queues pid)"
 	;;
 esac

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,7 +33,15 @@ const (
 	AMQ2      = "amq2"
 	Rabbit1   = "rabbit1"
 	Rabbit2   = "rabbit2"
+	// RabbitC1, RabbitC2 and RabbitC3 are the three nodes of one RabbitMQ
+	// cluster (joined with rabbitmqctl join_cluster; quorum queues work).
+	RabbitC1 = "rabbitc1"
+	RabbitC2 = "rabbitc2"
+	RabbitC3 = "rabbitc3"
 )
+
+// Cluster lists the RabbitMQ cluster's nodes, in order.
+var Cluster = []string{RabbitC1, RabbitC2, RabbitC3}
 
 // addrVars maps a broker name to the variable holding its STOMP address.
 var addrVars = map[string]string{
@@ -42,6 +51,9 @@ var addrVars = map[string]string{
 	AMQ2:      "STOMPFT_AMQ2",
 	Rabbit1:   "STOMPFT_RABBIT1",
 	Rabbit2:   "STOMPFT_RABBIT2",
+	RabbitC1:  "STOMPFT_RABBITC1",
+	RabbitC2:  "STOMPFT_RABBITC2",
+	RabbitC3:  "STOMPFT_RABBITC3",
 }
 
 // Errors of [Load] and [ParseEnv].
@@ -227,7 +239,7 @@ func (e *Env) ctlPath() string {
 // SECONDS, default 60) plus a margin, or 60 s for the other actions.
 func ctlTimeout(action string, args []string) time.Duration {
 	wait := 60 * time.Second
-	if (action == "wait-up" || action == "wait-slave") && len(args) > 0 {
+	if (action == "wait-up" || action == "wait-slave" || action == "wait-cluster") && len(args) > 0 {
 		if s, err := strconv.Atoi(args[0]); err == nil && s > 0 {
 			wait = time.Duration(s) * time.Second
 		}
@@ -261,7 +273,8 @@ func (e *Env) CtlErr(name, action string, args ...string) (string, error) {
 }
 
 // Ctl runs `ctl.sh name action args...` (kill9, stop, start, freeze, thaw,
-// wait-up [SEC], wait-slave [SEC], pid) and fails the test if it fails.
+// wait-up [SEC], wait-slave [SEC], wait-cluster [SEC], queues, pid) and
+// fails the test if it fails.
 // Call it from the test goroutine only (it may call t.Fatal).
 func (e *Env) Ctl(t testing.TB, name, action string, args ...string) string {
 	t.Helper()
@@ -295,7 +308,8 @@ func (e *Env) running(name string) bool {
 }
 
 // heal restarts named brokers an earlier test left dead, and waits until
-// they answer (for the pair: until one of the two answers).
+// they answer (for the pair: until one of the two answers; for a cluster
+// node: until it has rejoined).
 func (e *Env) heal(t testing.TB, names []string) {
 	t.Helper()
 	pair := false
@@ -307,7 +321,11 @@ func (e *Env) heal(t testing.TB, names []string) {
 		if !e.running(n) {
 			t.Logf("brokers: %s found dead: restarting it", n)
 			e.Ctl(t, n, "start")
-			e.Ctl(t, n, "wait-up", "120")
+			if slices.Contains(Cluster, n) {
+				e.Ctl(t, n, "wait-cluster", "120")
+			} else {
+				e.Ctl(t, n, "wait-up", "120")
+			}
 		}
 	}
 	if !pair {
@@ -337,6 +355,17 @@ func (e *Env) heal(t testing.TB, names []string) {
 			}
 		}
 	}
+}
+
+// Lock takes the lock tests hold while they use the named broker (see
+// [Require]), so that a program outside the tests (the bench) can freeze or
+// crash it without pulling it from under a test; it waits up to timeout.
+// Both pair names take the pair's one lock.
+func (e *Env) Lock(name string, timeout time.Duration) (unlock func(), err error) {
+	if name == AMQSlave {
+		name = AMQMaster
+	}
+	return e.lock(name, timeout)
 }
 
 // LockPair takes the lock tests hold while they use the ActiveMQ pair, so

@@ -28,11 +28,26 @@ RABBIT2_AMQP_PORT=${STOMPFT_RABBIT2_AMQP_PORT:-$((PB + 23))}
 RABBIT1_DIST_PORT=${STOMPFT_RABBIT1_DIST_PORT:-$((PB + 24))}
 RABBIT2_DIST_PORT=${STOMPFT_RABBIT2_DIST_PORT:-$((PB + 25))}
 EPMD_PORT=${STOMPFT_EPMD_PORT:-$((PB + 26))}
+# The 3-node RabbitMQ cluster: STOMP, AMQP and Erlang distribution ports
+# of rabbitc1..3, and the port range of rabbitmqctl's own Erlang node (its
+# default, 35672-35682, is shared with every other RabbitMQ on the machine).
+RABBITC1_PORT=${STOMPFT_RABBITC1_PORT:-$((PB + 30))}
+RABBITC2_PORT=${STOMPFT_RABBITC2_PORT:-$((PB + 31))}
+RABBITC3_PORT=${STOMPFT_RABBITC3_PORT:-$((PB + 32))}
+RABBITC1_AMQP_PORT=${STOMPFT_RABBITC1_AMQP_PORT:-$((PB + 33))}
+RABBITC2_AMQP_PORT=${STOMPFT_RABBITC2_AMQP_PORT:-$((PB + 34))}
+RABBITC3_AMQP_PORT=${STOMPFT_RABBITC3_AMQP_PORT:-$((PB + 35))}
+RABBITC1_DIST_PORT=${STOMPFT_RABBITC1_DIST_PORT:-$((PB + 36))}
+RABBITC2_DIST_PORT=${STOMPFT_RABBITC2_DIST_PORT:-$((PB + 37))}
+RABBITC3_DIST_PORT=${STOMPFT_RABBITC3_DIST_PORT:-$((PB + 38))}
+RABBIT_CTL_DIST_MIN=${STOMPFT_RABBIT_CTL_DIST_MIN:-$((PB + 40))}
+RABBIT_CTL_DIST_MAX=${STOMPFT_RABBIT_CTL_DIST_MAX:-$((PB + 49))}
 # How often an ActiveMQ slave polls the shared KahaDB lock (ms).
 AMQ_LOCK_INTERVAL=${STOMPFT_AMQ_LOCK_INTERVAL:-500}
 
 AMQ_HOME=/usr/share/activemq
-ALL_BROKERS="amq-master amq-slave amq1 amq2 rabbit1 rabbit2"
+CLUSTER="rabbitc1 rabbitc2 rabbitc3"
+ALL_BROKERS="amq-master amq-slave amq1 amq2 rabbit1 rabbit2 $CLUSTER"
 
 log() { printf '[brokers %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -46,6 +61,9 @@ port() {
 	amq2) echo "$AMQ2_PORT" ;;
 	rabbit1) echo "$RABBIT1_PORT" ;;
 	rabbit2) echo "$RABBIT2_PORT" ;;
+	rabbitc1) echo "$RABBITC1_PORT" ;;
+	rabbitc2) echo "$RABBITC2_PORT" ;;
+	rabbitc3) echo "$RABBITC3_PORT" ;;
 	*) die "unknown broker '$1' (names: $ALL_BROKERS)" ;;
 	esac
 }
@@ -236,10 +254,22 @@ rabbit_env() {
 	case $name in
 	rabbit1) sp=$RABBIT1_PORT ap=$RABBIT1_AMQP_PORT dp=$RABBIT1_DIST_PORT ;;
 	rabbit2) sp=$RABBIT2_PORT ap=$RABBIT2_AMQP_PORT dp=$RABBIT2_DIST_PORT ;;
+	rabbitc1) sp=$RABBITC1_PORT ap=$RABBITC1_AMQP_PORT dp=$RABBITC1_DIST_PORT ;;
+	rabbitc2) sp=$RABBITC2_PORT ap=$RABBITC2_AMQP_PORT dp=$RABBITC2_DIST_PORT ;;
+	rabbitc3) sp=$RABBITC3_PORT ap=$RABBITC3_AMQP_PORT dp=$RABBITC3_DIST_PORT ;;
+	*) die "rabbit_env: unknown node '$name'" ;;
 	esac
 	mkdir -p "$d/mnesia" "$d/log" "$BDIR/erlang-home"
-	# A private HOME keeps the Erlang cookie inside tests/.brokers.
+	# A private HOME keeps the Erlang cookie inside tests/.brokers. Written
+	# here, once, before any node starts: nodes started in parallel would
+	# each create their own, and a cluster's nodes need the same one.
 	chmod 700 "$BDIR/erlang-home"
+	if [ ! -s "$BDIR/erlang-home/.erlang.cookie" ]; then
+		(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F >"$BDIR/erlang-home/.erlang.cookie.$$" &&
+			mv -n "$BDIR/erlang-home/.erlang.cookie.$$" "$BDIR/erlang-home/.erlang.cookie")
+		rm -f "$BDIR/erlang-home/.erlang.cookie.$$"
+		chmod 400 "$BDIR/erlang-home/.erlang.cookie"
+	fi
 	printf '[rabbitmq_stomp].\n' >"$d/enabled_plugins"
 	cat >"$d/rabbitmq.conf" <<CONF
 listeners.tcp.default = 127.0.0.1:$ap
@@ -257,7 +287,8 @@ CONF
 		RABBITMQ_CONFIG_FILE="$d/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$d/enabled_plugins" \
 		RABBITMQ_MNESIA_BASE="$d/mnesia" RABBITMQ_LOG_BASE="$d/log" RABBITMQ_PID_FILE="$d/beam.pid" \
 		RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-		RABBITMQ_PLUGINS_EXPAND_DIR="$d/plugins-expand" RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf"
+		RABBITMQ_PLUGINS_EXPAND_DIR="$d/plugins-expand" RABBITMQ_CONF_ENV_FILE="$d/rabbitmq-env.conf" \
+		RABBITMQ_CTL_DIST_PORT_MIN=$RABBIT_CTL_DIST_MIN RABBITMQ_CTL_DIST_PORT_MAX=$RABBIT_CTL_DIST_MAX
 	: >"$d/rabbitmq-env.conf"
 }
 
@@ -287,12 +318,57 @@ rabbit_start() {
 	)
 }
 
+# rabbitctl NAME ARGS...: rabbitmqctl against one node, with that node's
+# environment (cookie, epmd port, CLI port range), bounded to 60 s.
+rabbitctl() {
+	local name=$1
+	shift
+	(
+		rabbit_env "$name"
+		timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$name@localhost" "$@" </dev/null
+	)
+}
+
+# rabbit_running NAME: how many cluster nodes NAME sees running (0 when it
+# does not answer).
+rabbit_running() {
+	local n
+	n=$(rabbitctl "$1" eval 'length(rabbit_nodes:all_running()).' 2>/dev/null | tr -dc 0-9) || true
+	echo "${n:-0}"
+}
+
+# rabbit_join NAME: make NAME (running, fresh) a member of rabbitc1's
+# cluster: stop_app, join_cluster, start_app.
+rabbit_join() {
+	local name=$1 out
+	log "$name: join_cluster rabbitc1@localhost"
+	out=$({ rabbitctl "$name" stop_app && rabbitctl "$name" join_cluster rabbitc1@localhost &&
+		rabbitctl "$name" start_app; } 2>&1) || die "$name could not join the cluster: $out"
+	: >"$BDIR/$name/joined"
+}
+
+# rabbit_wait_cluster NAME TIMEOUT: NAME answers STOMP and sees all three
+# cluster nodes running (a restarted node has rejoined).
+rabbit_wait_cluster() {
+	local name=$1 deadline=$((SECONDS + ${2:-60})) n=0
+	wait_up "$name" "${2:-60}" >/dev/null || die "$name does not answer STOMP CONNECT"
+	while [ $SECONDS -lt $deadline ]; do
+		n=$(rabbit_running "$name")
+		if [ "$n" = 3 ]; then
+			log "$name is up and sees 3 running cluster nodes"
+			return 0
+		fi
+		sleep 0.5
+	done
+	die "$name sees $n running cluster nodes after ${2:-60}s, want 3; see $BDIR/$name/log/"
+}
+
 # ---- generic --------------------------------------------------------------
 
 start_broker() {
 	case $1 in
 	amq-*|amq1|amq2) amq_start "$1" ;;
-	rabbit1|rabbit2) rabbit_start "$1" ;;
+	rabbit1|rabbit2|rabbitc1|rabbitc2|rabbitc3) rabbit_start "$1" ;;
 	*) die "unknown broker '$1' (names: $ALL_BROKERS)" ;;
 	esac
 }

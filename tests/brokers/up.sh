@@ -6,6 +6,7 @@
 #   amq-master, amq-slave  ActiveMQ shared-store master/slave pair (one KahaDB)
 #   amq1, amq2             two independent ActiveMQ brokers
 #   rabbit1, rabbit2       two independent RabbitMQ nodes with rabbitmq_stomp
+#   rabbitc1..rabbitc3     one 3-node RabbitMQ cluster (rabbitmqctl join_cluster)
 #
 # Writes tests/.brokers/env (export lines, see the end of this file).
 # Ports are overridable: STOMPFT_PORT_BASE, STOMPFT_AMQ_MASTER_PORT, ...
@@ -49,7 +50,15 @@ for n in amq-master amq-slave; do
 	fi
 done
 [ ${#pair_running[@]} -gt 0 ] || start_broker amq-master
-for n in amq1 amq2 rabbit1 rabbit2; do
+# The cluster: when none of its nodes runs, it is formed afresh (old
+# membership and queues wiped), so a node never waits for a peer from an
+# earlier run; a node started alone rejoins from its own membership.
+cluster_up=0
+for n in $CLUSTER; do pidof_rec "$n" >/dev/null && cluster_up=1; done
+if [ $cluster_up = 0 ]; then
+	for n in $CLUSTER; do rm -rf "${BDIR:?}/$n/mnesia" "$BDIR/$n/joined"; done
+fi
+for n in amq1 amq2 rabbit1 rabbit2 $CLUSTER; do
 	if p=$(pidof_rec "$n"); then
 		log "$n already running (pid $p)"
 	else
@@ -60,7 +69,7 @@ wait "$probe_build" || die "cannot build the STOMP probe"
 
 # 3. Wait until each answers a real STOMP CONNECT (in parallel).
 declare -A waiters=()
-for n in amq1 amq2 rabbit1 rabbit2; do
+for n in amq1 amq2 rabbit1 rabbit2 $CLUSTER; do
 	wait_up "$n" 120 >"$BDIR/$n.probe" 2>&1 &
 	waiters[$n]=$!
 done
@@ -87,7 +96,7 @@ else
 	amq_wait_slave "$follower" 60
 fi
 fail=0
-for n in amq1 amq2 rabbit1 rabbit2; do
+for n in amq1 amq2 rabbit1 rabbit2 $CLUSTER; do
 	if wait "${waiters[$n]}"; then
 		log "$n up: $(cat "$BDIR/$n.probe")"
 	else
@@ -96,6 +105,14 @@ for n in amq1 amq2 rabbit1 rabbit2; do
 	fi
 done
 [ $fail = 0 ] || die "some brokers did not come up; logs under $BDIR/<name>/"
+
+# 3b. Join rabbitc2 and rabbitc3 to rabbitc1 (once per fresh cluster), and
+# check all three run as one cluster.
+: >"$BDIR/rabbitc1/joined"
+for n in rabbitc2 rabbitc3; do
+	[ -f "$BDIR/$n/joined" ] || rabbit_join "$n"
+done
+rabbit_wait_cluster rabbitc1 120
 
 # 4. The environment of the tests.
 cat >"$ENVFILE.tmp" <<ENV
@@ -115,6 +132,9 @@ export STOMPFT_AMQ2="127.0.0.1:$AMQ2_PORT"
 export STOMPFT_RABBIT1="127.0.0.1:$RABBIT1_PORT"
 export STOMPFT_RABBIT2="127.0.0.1:$RABBIT2_PORT"
 export STOMPFT_RABBIT_VHOST="/"
+export STOMPFT_RABBITC1="127.0.0.1:$RABBITC1_PORT"
+export STOMPFT_RABBITC2="127.0.0.1:$RABBITC2_PORT"
+export STOMPFT_RABBITC3="127.0.0.1:$RABBITC3_PORT"
 ENV
 mv "$ENVFILE.tmp" "$ENVFILE"
 log "all brokers up in $((SECONDS - t0))s; environment in $ENVFILE"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,6 +221,7 @@ func TestAMQPairKillNineTwice(t *testing.T) {
 		}
 	}
 	start := time.Now()
+	var downtimes []string
 	victims := []string{first, second}
 	for k, victim := range victims {
 		waitCh(reached[k], fmt.Sprintf("producer reaching kill %d", k+1))
@@ -229,6 +231,7 @@ func TestAMQPairKillNineTwice(t *testing.T) {
 		close(killed[k])
 		ev, _ := prodRec.wait(t, factory.EventReconnected, n, amqLimit)
 		t.Logf("kill %d: producer reconnected to %s after %v", k+1, ev.URL, ev.Downtime.Round(time.Millisecond))
+		downtimes = append(downtimes, ev.Downtime.Round(time.Millisecond).String())
 		if survivor := "tcp://" + e.Addr(victims[1-k]); ev.URL != survivor {
 			t.Fatalf("kill %d: producer reconnected to %s, want the new master %s", k+1, ev.URL, survivor)
 		}
@@ -281,6 +284,9 @@ func TestAMQPairKillNineTwice(t *testing.T) {
 	ps, cs := prod.Stats(), cons.Stats()
 	t.Logf("sent %d, received %d distinct, %d deliveries: %d duplicates (%d stompft-msg-ids delivered more than once), %d lost",
 		total, len(perIndex), len(deliveries), len(deliveries)-len(perIndex), dupIDs, lost)
+	summary(t, e, "amq-pair: sent=%d received=%d deliveries=%d duplicates=%d (repeated stompft-msg-id: %d) lost=%d kills=2",
+		total, len(perIndex), len(deliveries), len(deliveries)-len(perIndex), dupIDs, lost)
+	summary(t, e, "amq-pair failover times (producer downtime): [%s]", strings.Join(downtimes, ", "))
 	t.Logf("producer: %d reconnects, %d replayed, %d in flight; consumer: %d reconnects, %d received, %d acked, %d stale acks; took %v",
 		ps.Reconnects, ps.Replayed, ps.InFlight, cs.Reconnects, cs.Received, cs.Acked, staleAcks, time.Since(start).Round(time.Millisecond))
 	if lost != 0 || len(perIndex) != total {
