@@ -122,6 +122,10 @@ type Session struct {
 	discReceipt string
 	discDone    chan struct{}
 
+	pauseMu sync.Mutex
+	paused  bool
+	resume  chan struct{} // closed by Resume; non-nil while paused
+
 	wg sync.WaitGroup
 }
 
@@ -312,6 +316,9 @@ func (s *Session) readLoop() {
 	defer func() { _ = s.nc.Close() }()
 	silence := time.Duration(float64(s.info.RecvBeat) * s.cfg.Grace)
 	for {
+		if !s.waitResumed() {
+			return
+		}
 		if silence > 0 {
 			_ = s.nc.SetReadDeadline(time.Now().Add(silence))
 		}
@@ -330,6 +337,9 @@ func (s *Session) readLoop() {
 				return
 			}
 			var ne net.Error
+			if silence > 0 && errors.As(err, &ne) && ne.Timeout() && s.isPaused() {
+				continue // paused from another goroutine mid-read: not silence
+			}
 			if silence > 0 && errors.As(err, &ne) && ne.Timeout() {
 				err = fmt.Errorf("%w (%v without a frame or beat)", ErrHeartbeatTimeout, silence)
 			}
@@ -360,6 +370,56 @@ func (s *Session) readLoop() {
 			s.end(serverError(f))
 			return
 		}
+	}
+}
+
+// Pause stops reading after the frame being read (TCP back-pressure on the
+// broker) and suspends the silence detector: time spent paused is not
+// silence. It is idempotent and safe from any goroutine, callbacks included.
+func (s *Session) Pause() {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	if s.paused {
+		return
+	}
+	s.paused = true
+	s.resume = make(chan struct{})
+	// A read already under way must not time out for a pause we chose.
+	_ = s.nc.SetReadDeadline(time.Time{})
+}
+
+// Resume reads again after Pause; the silence deadline is re-armed from
+// now. It is idempotent and safe from any goroutine.
+func (s *Session) Resume() {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	if !s.paused {
+		return
+	}
+	s.paused = false
+	close(s.resume)
+	s.resume = nil
+}
+
+func (s *Session) isPaused() bool {
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
+	return s.paused
+}
+
+// waitResumed blocks while paused; false when the session ended meanwhile.
+func (s *Session) waitResumed() bool {
+	s.pauseMu.Lock()
+	ch := s.resume
+	s.pauseMu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-s.done:
+		return false
 	}
 }
 
