@@ -84,6 +84,9 @@ func init() {
 		"max_cache_size":               {apply: (*builder).setMaxCacheSize},
 		"backup":                       {apply: boolKey(func(f *Factory) *bool { return &f.Backup })},
 
+		"subscription_queue_messages": {apply: queueKey(func(f *Factory, n int64) { f.SubscriptionQueueMessages = int(n) })},
+		"subscription_queue_bytes":    {apply: queueKey(func(f *Factory, n int64) { f.SubscriptionQueueBytes = n })},
+
 		"scheduler_max_concurrency": {apply: (*builder).setMaxConcurrency},
 		"scheduler_max_rate":        {apply: floatKey(func(f *Factory) *float64 { return &f.SchedulerMaxRate }, math.SmallestNonzeroFloat64, "more than 0")},
 		"scheduler_min_rate":        {apply: floatKey(func(f *Factory) *float64 { return &f.SchedulerMinRate }, math.SmallestNonzeroFloat64, "more than 0")},
@@ -645,6 +648,21 @@ func (b *builder) setMaxCacheSize(e *entry) {
 		return
 	}
 	b.f.MaxCacheSize = n
+}
+
+// queueKey sets a subscription delivery-queue limit: 1..MaxInt32.
+func queueKey(set func(*Factory, int64)) func(*builder, *entry) {
+	return func(b *builder, e *entry) {
+		n, ok := b.integer(e)
+		if !ok {
+			return
+		}
+		if n < 1 || n > math.MaxInt32 {
+			b.fail(e, "%s is out of range 1..%d", show(e), math.MaxInt32)
+			return
+		}
+		set(b.f, n)
+	}
 }
 
 func (b *builder) setMaxConcurrency(e *entry) {

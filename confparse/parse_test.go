@@ -446,7 +446,8 @@ func TestKeysPinned(t *testing.T) {
 		ssl_private_key ssl_issuer ssl_verify_host ssl_verify_hostname ssl_expected_hostname ssl_ciphers login
 		passcode passcode_file vhost heartbeat heartbeat_grace reconnect_backoff_multiplier reconnect_max_delay
 		reconnect_jitter reconnect_spread randomize priority_backup reconnect_budget send_timeout track_messages
-		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate`)
+		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate
+		subscription_queue_messages subscription_queue_bytes`)
 	want := slices.Sorted(slices.Values(fixed))
 	if got := Keys(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Keys() = %v\nwant     %v", got, want)

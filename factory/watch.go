@@ -66,7 +66,7 @@ func (w *watcher) run() {
 			if !ok {
 				return
 			}
-			w.f.opts.Logger.WithError(err).Warn("watching factories file")
+			w.f.opts.conn.logger.WithError(err).Warn("watching factories file")
 		case <-settle:
 			settle = nil
 			w.f.Reload()
@@ -94,7 +94,7 @@ func (f *Factory) Reload() error {
 		conns = append(conns, c)
 	}
 	f.mu.Unlock()
-	log := f.opts.Logger.WithField("file", f.path)
+	log := f.opts.conn.logger.WithField("file", f.path)
 	if err != nil {
 		if list, ok := err.(confparse.ErrorList); ok {
 			for _, e := range list {
@@ -110,7 +110,7 @@ func (f *Factory) Reload() error {
 		log.Info("factories file reloaded")
 	}
 	for _, c := range conns {
-		c.emit(Event{Kind: EventConfigReloaded, Err: err})
+		c.reloaded(err)
 	}
 	return err
 }
