@@ -516,6 +516,16 @@ func (c *Connection) walkDone(gen uint64, phase string, prog *walkProgress, sess
 	}
 	c.announce(r)
 	c.startExtras()
+	c.checkInstalled(sess)
+}
+
+// checkInstalled applies the end of a session that ended before it was
+// installed: its end event was handled while it was not yet current;
+// owner only.
+func (c *Connection) checkInstalled(sess *session.Session) {
+	if err := sess.Err(); err != nil && c.own.sess == sess {
+		c.sessionEnded(sess.Tag(), err)
+	}
 }
 
 // ---------------------------------------------------------------- installing

@@ -124,4 +124,5 @@ func (c *Connection) switchDone() {
 	c.emit(Event{Kind: EventSwitched, URL: sw.ep.String()})
 	c.announce(r)
 	c.startExtras()
+	c.checkInstalled(sw.to)
 }

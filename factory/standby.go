@@ -152,5 +152,6 @@ func (c *Connection) takeSpare() bool {
 	c.reconnected(sp.ep)
 	c.announce(r)
 	c.startExtras()
+	c.checkInstalled(sp.sess)
 	return true
 }
