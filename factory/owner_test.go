@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,10 @@ import (
 
 	"github.com/go-stomp/stomp/v3"
 
+	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/internal/embedded"
+	"github.com/stompft/stompft/sequential"
 )
 
 // closeWithin fails t unless fn returns within the wait limit.
@@ -503,5 +507,147 @@ func TestOverLongDedupIDsAreCounted(t *testing.T) {
 	}
 	if st := c.Stats(); st.DuplicatesUnchecked != 2 || st.DuplicatesDropped != 0 {
 		t.Fatalf("unchecked %d, dropped %d", st.DuplicatesUnchecked, st.DuplicatesDropped)
+	}
+}
+
+// --------------------------------------------------------------- reload
+
+// reloadTo rewrites f's file with body and reloads it now.
+func reloadTo(t *testing.T, f *Factory, body string) {
+	t.Helper()
+	if err := os.WriteFile(f.path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reload(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReloadTimingCoversEveryKey(t *testing.T) {
+	keys := confparse.Keys()
+	for _, k := range keys {
+		switch ReloadTiming[k] {
+		case "new connections", "new subscriptions", "next reconnect", "at once", "restart":
+		default:
+			t.Errorf("key %s: reload timing %q", k, ReloadTiming[k])
+		}
+	}
+	if len(ReloadTiming) != len(keys) {
+		t.Errorf("ReloadTiming has %d keys, the parser %d", len(ReloadTiming), len(keys))
+	}
+}
+
+func TestReloadSendTimeoutAppliesAtOnce(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "reconnect_attempt_count = -1")
+	rec := newRecorder()
+	f := load(t, conf(b.URL(), append(keys, "send_timeout = 60000")...), rec.option())
+	c := connect(t, f)
+	b.Kill()
+	_, n := rec.wait(t, EventDisconnected, 0)
+	reloadTo(t, f, conf(b.URL(), append(keys, "send_timeout = 50")...))
+	rec.wait(t, EventConfigReloaded, n)
+	start := time.Now()
+	err := c.Send("/queue/t", "", nil)
+	if !errors.Is(err, ErrTimeout) || time.Since(start) > 10*time.Second {
+		t.Fatalf("send after send_timeout was reloaded to 50 ms: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestReloadBackupAppliesAtOnce(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	rec := newRecorder()
+	f := load(t, conf(urls(primary, backup), fastReconnect...), rec.option())
+	connect(t, f)
+	if backup.Conns() != 0 {
+		t.Fatal("a standby without backup = true")
+	}
+	reloadTo(t, f, conf(urls(primary, backup), append(fastReconnect, "backup = true")...))
+	eventually(t, "the standby session after the reload", func() bool { return backup.Conns() == 1 })
+	reloadTo(t, f, conf(urls(primary, backup), append(fastReconnect, "backup = false")...))
+	eventually(t, "the standby closed after the reload", func() bool { return backup.Conns() == 0 })
+}
+
+func TestReloadPriorityBackupAppliesAtOnce(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	rec := newRecorder()
+	f := load(t, conf(urls(primary, backup), fastReconnect...), rec.option())
+	c := connect(t, f)
+	primary.Kill()
+	_, n := rec.wait(t, EventReconnected, 0)
+	if err := primary.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reloadTo(t, f, conf(urls(primary, backup), append(fastReconnect, "priority_backup = true")...))
+	ev, _ := rec.wait(t, EventSwitched, n)
+	if ev.URL != primary.URL() || c.CurrentURL() != primary.URL() {
+		t.Fatalf("switched to %s, on %s", ev.URL, c.CurrentURL())
+	}
+}
+
+func TestReloadHeartbeatAppliesOnTheNextReconnect(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	rec := newRecorder()
+	f := load(t, conf(urls(primary, backup), append(fastReconnect, "heartbeat = 0,0")...), rec.option())
+	c := connect(t, f)
+	if info, _ := c.ServerInfo(); info.SendBeat != 0 {
+		t.Fatalf("beats with heartbeat = 0,0: %+v", info)
+	}
+	reloadTo(t, f, conf(urls(primary, backup), append(fastReconnect, "heartbeat = 200,0")...))
+	_, n := rec.wait(t, EventConfigReloaded, 0)
+	primary.Kill()
+	rec.wait(t, EventReconnected, n)
+	if info, _ := c.ServerInfo(); info.SendBeat == 0 {
+		t.Fatalf("heart-beat not renegotiated after the reload: %+v", info)
+	}
+}
+
+func TestReloadWalkKeysApplyOnTheNextReconnect(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	f := load(t, conf(b.URL(), fastReconnect...))
+	c := connect(t, f)
+	var before *sequential.Walker
+	c.call(func() { before = c.own.walker })
+	reloadTo(t, f, conf(b.URL(), append(fastReconnect, "randomize = true", "metric = byte_rate")...))
+	var after *sequential.Walker
+	var def *confparse.Factory
+	c.call(func() { after, def = c.own.walker, c.own.def })
+	if after == before || !def.Randomize || def.Metric != sequential.MetricByteRate {
+		t.Fatalf("randomize/metric not in the walk the next reconnect uses: %+v", def)
+	}
+}
+
+func TestReloadSchedulerKeysApplyOnTheNextReconnect(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	f := load(t, conf(b.URL(), fastReconnect...))
+	c := connect(t, f)
+	reloadTo(t, f, conf(b.URL(), append(fastReconnect, "scheduler_max_concurrency = 7", "scheduler_max_rate = 99")...))
+	var cfg attempts.SchedulerConfig
+	c.call(func() { cfg = c.scheduler().Config() })
+	if cfg.MaxConcurrency != 7 || cfg.MaxRate != 99 {
+		t.Fatalf("scheduler for the next reconnect: %+v", cfg)
+	}
+}
+
+func TestReloadOfARestartKeyIsReported(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	rec := newRecorder()
+	f := load(t, conf(b.URL(), fastReconnect...), rec.option())
+	c := connect(t, f)
+	reloadTo(t, f, conf(b.URL(), append(fastReconnect, "track_messages = true", "send_timeout = 1234")...))
+	ev, _ := rec.wait(t, EventConfigReloaded, 0)
+	if !errors.Is(ev.Err, ErrRestartRequired) || !strings.Contains(ev.Err.Error(), "track_messages") {
+		t.Fatalf("reload of track_messages: %v", ev.Err)
+	}
+	if d := c.def(); d.TrackMessages || d.SendTimeout != 1234*time.Millisecond {
+		t.Fatalf("restart key applied or the rest not: track %v, send_timeout %v", d.TrackMessages, d.SendTimeout)
 	}
 }
