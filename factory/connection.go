@@ -907,8 +907,20 @@ func (c *Connection) shutdown(cause error, graceful bool) {
 	o.closing = true
 	c.stopHelpers()
 	c.live.Store(nil)
+	var final error
+	if !errors.Is(cause, ErrClosed) {
+		final = cause
+	}
+	// Subscriptions end first: what still arrives is dropped, so a reader
+	// paused by a full queue can resume and reach the DISCONNECT receipt.
+	for _, s := range o.subOrder {
+		s.end(final)
+	}
+	empty := map[string]*Subscription{}
+	c.subsMap.Store(&empty)
 	if sess := o.sess; sess != nil {
 		o.sess = nil
+		sess.Resume()
 		if graceful {
 			ctx, cancel := context.WithTimeout(context.Background(), c.opts.disconnectTimeout)
 			_ = sess.Disconnect(ctx)
@@ -952,13 +964,6 @@ func (c *Connection) shutdown(cause error, graceful bool) {
 		ch <- closedErr
 	}
 	o.flushers = nil
-	var final error
-	if !errors.Is(cause, ErrClosed) {
-		final = cause
-	}
-	for _, s := range o.subOrder {
-		s.end(final)
-	}
 	if o.connectReply != nil && errors.Is(cause, ErrClosed) {
 		o.connectReply <- ErrClosed
 		o.connectReply = nil

@@ -651,3 +651,29 @@ func TestReloadOfARestartKeyIsReported(t *testing.T) {
 		t.Fatalf("restart key applied or the rest not: track %v, send_timeout %v", d.TrackMessages, d.SendTimeout)
 	}
 }
+
+// Close does not wait out the disconnect timeout when a full queue has
+// paused reading: the DISCONNECT receipt is behind the pause.
+func TestCloseWhilePausedBySlowConsumerIsPrompt(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	rec := newRecorder()
+	f := load(t, conf(b.URL(), fastReconnect...), rec.option(), WithDisconnectTimeout(10*time.Second))
+	c := connect(t, f, WithSubscriptionBuffer(0))
+	if _, err := c.Subscribe("/queue/p", stomp.AckAuto, QueueLimits(2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := c.Send("/queue/p", "", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.wait(t, EventSlowConsumer, 0)
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %v: it waited for a receipt behind its own pause", d)
+	}
+}
