@@ -67,12 +67,17 @@ type Connection struct {
 	cancel context.CancelFunc // cancels every helper (walks, probes, standby)
 
 	// Read by any goroutine, written only by the owner.
-	live       atomic.Pointer[liveSession]              // the session to write on, nil while none
-	subsMap    atomic.Pointer[map[string]*Subscription] // for the session readers' deliveries
-	defSnap    atomic.Pointer[confparse.Factory]        // definition in force
-	ext        extCounters                              // counters updated off the owner
-	final      Stats                                    // set by the owner before closed closes
-	closedWith error                                    // the final failure, nil after Close; set likewise
+	live    atomic.Pointer[liveSession]              // the session to write on, nil while none
+	subsMap atomic.Pointer[map[string]*Subscription] // for the session readers' deliveries
+	defSnap atomic.Pointer[confparse.Factory]        // definition in force
+	ext     extCounters                              // counters updated off the owner
+	// cacheRes is the tracked-send cache's bytes, reserved before a send
+	// is cached (by a caller on the fast path, by the owner otherwise) and
+	// released when it leaves the cache.
+	cacheRes   atomic.Int64
+	parkedN    atomic.Int64 // len(own.parked): the fast paths keep behind parked requests
+	final      Stats        // set by the owner before closed closes
+	closedWith error        // the final failure, nil after Close; set likewise
 
 	// Owned by run: nothing else reads or writes these.
 	own owner
@@ -192,6 +197,27 @@ func (q *cache) remove(p *pending) {
 	p.prev, p.next = nil, nil
 	q.n--
 	q.bytes -= p.size
+}
+
+// reserve takes size bytes of the tracked-send cache, within max (0 = no
+// limit); a frame larger than the cache goes alone, into an empty cache.
+func (c *Connection) reserve(size, max int64) bool {
+	for {
+		cur := c.cacheRes.Load()
+		if max > 0 && cur > 0 && cur+size > max {
+			return false
+		}
+		if c.cacheRes.CompareAndSwap(cur, cur+size) {
+			return true
+		}
+	}
+}
+
+// uncache removes a tracked send from the cache and releases its bytes;
+// owner only.
+func (c *Connection) uncache(p *pending) {
+	c.own.cache.remove(p)
+	c.cacheRes.Add(-p.size)
 }
 
 // parked is a request the owner could not serve yet (no connection, no
@@ -625,9 +651,10 @@ func (c *Connection) serveParked() {
 		if o.sess == nil {
 			// The session died while serving: keep the rest, in order.
 			o.parked = append(o.parked, list[i+1:]...)
-			return
+			break
 		}
 	}
+	c.parkedN.Store(int64(len(o.parked)))
 }
 
 // submit serves p now or parks it; owner only.
@@ -648,6 +675,7 @@ func (c *Connection) submit(p *parked) {
 		}
 	}
 	o.parked = append(kept, p)
+	c.parkedN.Store(int64(len(o.parked)))
 	if p.why == "" {
 		p.why = "waiting for a connection (" + o.state + ")"
 	}
@@ -661,6 +689,7 @@ func (c *Connection) abandon(p *parked) (why string, removed bool) {
 		for i, q := range o.parked {
 			if q == p {
 				o.parked = append(o.parked[:i:i], o.parked[i+1:]...)
+				c.parkedN.Store(int64(len(o.parked)))
 				why, removed = p.why, true
 				return
 			}
@@ -746,7 +775,7 @@ func (c *Connection) suspectOldest(err error) {
 		return
 	}
 	delete(o.pending, p.id)
-	o.cache.remove(p)
+	c.uncache(p)
 	c.finish(p, fmt.Errorf("stompft: tracked send given up: %d sessions in a row ended by an ERROR frame while it was the oldest unconfirmed send: %w", p.errorEnds, err))
 	c.cacheChanged()
 }
@@ -764,7 +793,7 @@ func (c *Connection) failPending(epoch uint64, err error) {
 			// The broker refused this frame: a definite failure, not a doubt.
 			delete(o.pending, id)
 			if p.tracked {
-				o.cache.remove(p)
+				c.uncache(p)
 				c.cacheChanged()
 			}
 			c.finish(p, fmt.Errorf("stompft: broker rejected the send: %w", err))
@@ -801,7 +830,7 @@ func (c *Connection) onReceipt(id string) {
 	}
 	delete(o.pending, id)
 	if p.tracked {
-		o.cache.remove(p)
+		c.uncache(p)
 		c.cacheChanged()
 	}
 	c.finish(p, nil)
@@ -865,6 +894,7 @@ func (c *Connection) beginClose(reply chan error) {
 		p.fail(ErrClosed)
 	}
 	o.parked = nil
+	c.parkedN.Store(0)
 	if o.sess != nil && o.cache.n > 0 {
 		// Receipts keep coming while we wait for the cache to empty.
 		o.closeTimer = time.AfterFunc(c.opts.disconnectTimeout, func() {
@@ -960,6 +990,7 @@ func (c *Connection) shutdown(cause error, graceful bool) {
 		p.fail(closedErr)
 	}
 	o.parked = nil
+	c.parkedN.Store(0)
 	for _, ch := range o.flushers {
 		ch <- closedErr
 	}

@@ -289,6 +289,25 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 		done = make(chan error, 1)
 		pd.done = done
 	}
+	max := c.def().MaxCacheSize
+	if l := c.live.Load(); l != nil && c.parkedN.Load() == 0 && c.reserve(size, max) {
+		// The fast path: the caller writes; the owner caches it (in the
+		// order of these posts, which precede the frame's receipt).
+		pd.epoch = l.epoch
+		if !c.post(func() { c.cacheTracked(pd) }) {
+			c.cacheRes.Add(-size)
+			<-c.closed
+			return c.finalOrClosed()
+		}
+		if err := l.sess.Write(f); err == nil {
+			c.countSent(f, l.ep)
+		}
+		// A failed write leaves it cached: the next connection replays it.
+		if !wantReceipt {
+			return nil
+		}
+		return c.awaitReceipt(ctx, pd, done)
+	}
 	p := &parked{ctx: ctx, fail: func(err error) { reply <- err }}
 	p.try = func() bool {
 		o := &c.own
@@ -297,8 +316,8 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 			return false
 		}
 		// Room in the cache? A single frame larger than the cache goes alone.
-		if max := o.def.MaxCacheSize; max > 0 && o.cache.n > 0 && o.cache.bytes+size > max {
-			p.why = fmt.Sprintf("waiting for room in the tracked-send cache (%d bytes held, max_cache_size %d)", o.cache.bytes, max)
+		if !c.reserve(size, o.def.MaxCacheSize) {
+			p.why = fmt.Sprintf("waiting for room in the tracked-send cache (%d bytes held, max_cache_size %d)", o.cache.bytes, o.def.MaxCacheSize)
 			return false
 		}
 		pd.epoch = o.epoch
@@ -318,6 +337,26 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 		return nil
 	}
 	return c.awaitReceipt(ctx, pd, done)
+}
+
+// cacheTracked caches a tracked send its caller writes on session
+// pd.epoch; owner only. If that session is gone and another is installed,
+// the send is written there now (install's replay did not know it).
+func (c *Connection) cacheTracked(pd *pending) {
+	o := &c.own
+	if o.exit {
+		c.cacheRes.Add(-pd.size)
+		c.finish(pd, ErrClosed)
+		return
+	}
+	o.pending[pd.id] = pd
+	o.cache.push(pd)
+	if o.sess != nil && o.epoch != pd.epoch {
+		pd.epoch = o.epoch
+		if err := o.sess.Write(pd.f); err == nil {
+			c.countSent(pd.f, o.cur)
+		}
+	}
 }
 
 // Flush waits until every tracked send has been confirmed by a receipt

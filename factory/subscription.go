@@ -107,8 +107,9 @@ type Message struct {
 	Body         []byte
 	Subscription *Subscription
 
-	epoch uint64 // session it arrived on
-	seq   uint64 // delivery number on its subscription
+	epoch uint64           // session it arrived on
+	sess  *session.Session // that session: acks go on it
+	seq   uint64           // delivery number on its subscription
 }
 
 // ShouldAck reports whether the message needs Ack or Nack.
@@ -339,6 +340,7 @@ func (c *Connection) deliver(epoch uint64, sess *session.Session, f *frame.Frame
 		Body:         f.Body,
 		Subscription: s,
 		epoch:        epoch,
+		sess:         sess,
 	}
 	if s.dedup != nil && c.isDuplicate(s, m) {
 		c.ackDuplicate(s, m, sess)
@@ -418,7 +420,7 @@ func (c *Connection) pump(s *Subscription) {
 		if s.ack != stomp.AckAuto {
 			// Acks for a message of a lost session cannot take effect and
 			// the broker redelivers it: do not hand over a stale copy.
-			if l := c.live.Load(); l == nil || l.epoch != m.epoch {
+			if m.sess.Err() != nil {
 				continue
 			}
 		}
@@ -531,15 +533,15 @@ func (c *Connection) ackNack(m *Message, ack bool, tx string) error {
 	return nil
 }
 
-// sendAck writes an ACK or NACK for m on sess, or on the live session when
-// sess is nil; m must have arrived on it.
+// sendAck writes an ACK or NACK for m on the session m arrived on (sess,
+// when given, is that session): after that session ended it cannot take
+// effect.
 func (c *Connection) sendAck(m *Message, ack bool, tx string, sess *session.Session) error {
 	if sess == nil {
-		l := c.live.Load()
-		if l == nil || l.epoch != m.epoch {
-			return ErrStaleAck
-		}
-		sess = l.sess
+		sess = m.sess
+	}
+	if sess == nil || sess.Err() != nil {
+		return ErrStaleAck
 	}
 	cmd := frame.NACK
 	if ack {
