@@ -74,10 +74,13 @@ type Connection struct {
 	// cacheRes is the tracked-send cache's bytes, reserved before a send
 	// is cached (by a caller on the fast path, by the owner otherwise) and
 	// released when it leaves the cache.
-	cacheRes   atomic.Int64
-	parkedN    atomic.Int64 // len(own.parked): the fast paths keep behind parked requests
-	final      Stats        // set by the owner before closed closes
-	closedWith error        // the final failure, nil after Close; set likewise
+	cacheRes atomic.Int64
+	parkedN  atomic.Int64 // len(own.parked): the fast paths keep behind parked requests
+	// spareSlot holds a hot-standby session between its keeper's dial and
+	// the owner's claim (see claimSpare).
+	spareSlot  atomic.Pointer[spare]
+	final      Stats // set by the owner before closed closes
+	closedWith error // the final failure, nil after Close; set likewise
 
 	// Owned by run: nothing else reads or writes these.
 	own owner
@@ -965,6 +968,9 @@ func (c *Connection) shutdown(cause error, graceful bool) {
 	if o.spare != nil {
 		o.spare.sess.Close()
 		o.spare = nil
+	}
+	if sp := c.spareSlot.Swap(nil); sp != nil {
+		sp.sess.Close()
 	}
 	if o.release != nil {
 		o.release()

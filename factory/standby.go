@@ -19,6 +19,7 @@ const minProbeInterval = 100 * time.Millisecond
 type spare struct {
 	sess *session.Session
 	ep   sequential.Endpoint
+	gen  uint64 // the keeper that dialled it
 }
 
 // startExtras starts the priority-backup prober and the hot-standby keeper
@@ -68,8 +69,13 @@ func (c *Connection) startStandby() {
 		for {
 			sess, err := c.dialOne(ctx, def, target, def.Reconnect.Timeout)
 			if err == nil {
-				if !c.post(func() { c.spareReady(gen, sess, target) }) {
-					sess.Close()
+				// Left in the slot first: a loss handled before spareReady
+				// runs takes it from there instead of dialling.
+				c.spareSlot.Store(&spare{sess: sess, ep: target, gen: gen})
+				if !c.post(c.spareReady) {
+					if sp := c.spareSlot.Swap(nil); sp != nil {
+						sp.sess.Close()
+					}
 				}
 				return
 			}
@@ -94,25 +100,39 @@ func (c *Connection) standbyHoldoff(target sequential.Endpoint, def *confparse.F
 
 // spareReady keeps a new spare, or uses it at once when the connection is
 // down; owner only.
-func (c *Connection) spareReady(gen uint64, sess *session.Session, target sequential.Endpoint) {
+func (c *Connection) spareReady() {
+	if !c.claimSpare() {
+		return
+	}
 	o := &c.own
-	if gen != o.standbyGen || o.standbyCancel == nil || o.closing || !o.def.Backup || o.spare != nil {
-		sess.Close()
-		return
-	}
-	o.standbyCancel = nil
-	if o.sess != nil && target == o.cur {
-		// The connection moved to target meanwhile: a spare on the broker
-		// already in use protects nothing.
-		sess.Close()
-		c.startStandby()
-		return
-	}
-	o.spare = &spare{sess: sess, ep: target}
-	c.log.WithField("url", target.String()).Debug("hot standby ready")
+	c.log.WithField("url", o.spare.ep.String()).Debug("hot standby ready")
 	if o.sess == nil && o.switching == nil && o.state == StateReconnecting {
 		c.takeSpare() // lost while it was dialled: fail over now
 	}
+}
+
+// claimSpare moves a session the keeper left in the slot to o.spare, if it
+// is still wanted, and reports whether o.spare is now set; owner only.
+func (c *Connection) claimSpare() bool {
+	o := &c.own
+	sp := c.spareSlot.Swap(nil)
+	if sp == nil {
+		return o.spare != nil
+	}
+	if sp.gen != o.standbyGen || o.standbyCancel == nil || o.closing || !o.def.Backup || o.spare != nil {
+		sp.sess.Close()
+		return o.spare != nil
+	}
+	o.standbyCancel = nil
+	if o.sess != nil && sp.ep == o.cur {
+		// The connection moved there meanwhile: a spare on the broker
+		// already in use protects nothing.
+		sp.sess.Close()
+		c.startStandby()
+		return false
+	}
+	o.spare = sp
+	return true
 }
 
 // stopStandby stops the keeper and drops the spare; owner only.
@@ -127,6 +147,9 @@ func (c *Connection) stopStandby() {
 		o.spare.sess.Close()
 		o.spare = nil
 	}
+	if sp := c.spareSlot.Swap(nil); sp != nil {
+		sp.sess.Close()
+	}
 }
 
 // takeSpare fails over to a live spare without dialling and reports
@@ -134,6 +157,7 @@ func (c *Connection) stopStandby() {
 // instead; owner only.
 func (c *Connection) takeSpare() bool {
 	o := &c.own
+	c.claimSpare()
 	sp := o.spare
 	if sp == nil {
 		return false
