@@ -51,7 +51,7 @@ func (c *Connection) SendContext(ctx context.Context, destination, contentType s
 	def := c.def()
 	if !def.TrackMessages && !wantReceipt {
 		// The hot path: write on the live session, no hop to the owner.
-		if l := c.live.Load(); l != nil {
+		if l := c.live.Load(); l != nil && l.sess.Err() == nil {
 			if err := l.sess.Write(f); err == nil {
 				c.countSent(f, l.ep)
 				return nil
@@ -290,7 +290,7 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 		pd.done = done
 	}
 	max := c.def().MaxCacheSize
-	if l := c.live.Load(); l != nil && c.parkedN.Load() == 0 && c.reserve(size, max) {
+	if l := c.live.Load(); l != nil && l.sess.Err() == nil && c.parkedN.Load() == 0 && c.reserve(size, max) {
 		// The fast path: the caller writes; the owner caches it (in the
 		// order of these posts, which precede the frame's receipt).
 		pd.epoch = l.epoch
