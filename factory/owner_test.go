@@ -16,6 +16,7 @@ import (
 	"github.com/go-stomp/stomp/v3"
 
 	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/attempts/attemptstest"
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/internal/embedded"
 	"github.com/stompft/stompft/sequential"
@@ -675,5 +676,43 @@ func TestCloseWhilePausedBySlowConsumerIsPrompt(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Close took %v: it waited for a receipt behind its own pause", d)
+	}
+}
+
+// Which level an option applies to is its type: these lines compile, and
+// passing a FactoryOption such as WithWatch to CreateConnection does not.
+var (
+	_ FactoryOption    = WithWatch(false)
+	_ FactoryOption    = WithObserver(nil)
+	_ FactoryOption    = WithLogger(nil)
+	_ ConnectionOption = WithLogger(nil)
+	_ ConnectionOption = WithEventHandler(nil)
+)
+
+// A clock given to one connection drives only that connection: the
+// scheduler it shares with the factory's other connections keeps the
+// factory's clock. A clock given to the factory gets it schedulers of its
+// own.
+func TestConnectionClockDoesNotLeakIntoTheSharedScheduler(t *testing.T) {
+	verifyNoLeaks(t)
+	b := broker(t, embedded.Options{})
+	f := load(t, conf(b.URL(), fastReconnect...))
+	fake := attemptstest.NewClock(time.Unix(1000, 0))
+	withClock := connect(t, f, WithClock(fake))
+	plain := connect(t, f)
+	sched := func(c *Connection) (s *attempts.Scheduler) {
+		c.call(func() { s = c.scheduler() })
+		return s
+	}
+	if sched(withClock) != sched(plain) {
+		t.Fatal("a per-connection clock got the connection a scheduler of its own")
+	}
+	if got := sched(plain).Config(); got.MaxConcurrency == 0 {
+		t.Fatalf("shared scheduler without limits: %+v", got)
+	}
+	fClock := load(t, conf(b.URL(), fastReconnect...), WithClock(fake))
+	other := connect(t, fClock)
+	if sched(other) == sched(plain) {
+		t.Fatal("a factory with its own clock shares a scheduler paced by another clock")
 	}
 }
