@@ -79,6 +79,13 @@ func (c *Connection) probeDone(gen uint64, sess *session.Session, pref sequentia
 		return
 	}
 	o.probeCancel = nil
+	if len(o.paused) > 0 {
+		// A full delivery queue holds the old session's reader: its
+		// DISCONNECT receipt could not be read. Move once it drains.
+		sess.Close()
+		c.startPriority()
+		return
+	}
 	old := o.sess
 	c.live.Store(nil)
 	o.sess = nil // requests park until the new session is installed
