@@ -64,6 +64,10 @@ type Factory struct {
 	MaxCacheSize      int64           // max_cache_size, bytes
 	Backup            bool            // backup (hot standby)
 
+	// Subscription delivery-queue limits; 0 = the factory package's defaults.
+	SubscriptionQueueMessages int   // subscription_queue_messages
+	SubscriptionQueueBytes    int64 // subscription_queue_bytes
+
 	// Reconnect scheduler limits (per factory).
 	SchedulerMaxConcurrency int     // scheduler_max_concurrency
 	SchedulerMaxRate        float64 // scheduler_max_rate, attempts per second

@@ -75,6 +75,8 @@ func (f *Factory) Settings() []Setting {
 		Setting{"heartbeat", strconv.FormatInt(f.HeartBeatSend.Milliseconds(), 10) + "," + strconv.FormatInt(f.HeartBeatRecv.Milliseconds(), 10)},
 		Setting{"heartbeat_grace", fl(f.HeartBeatGrace)},
 		Setting{"max_frame_size", strconv.Itoa(f.MaxFrameSize)},
+		Setting{"subscription_queue_messages", strconv.Itoa(f.SubscriptionQueueMessages)},
+		Setting{"subscription_queue_bytes", strconv.FormatInt(f.SubscriptionQueueBytes, 10)},
 		Setting{"max_header_length", strconv.Itoa(f.MaxHeaderLength)},
 		Setting{"max_headers", strconv.Itoa(f.MaxHeaders)},
 		Setting{"max_header_bytes", strconv.Itoa(f.MaxHeaderBytes)},

@@ -31,7 +31,11 @@ const (
 	// ReloadNewConnections: connections created after the edit use it;
 	// existing ones keep the value they were created with.
 	ReloadNewConnections Reload = "new connections"
-	// ReloadRestart: the value is read once; the process must restart.
+	// ReloadNewSubscriptions: subscriptions made after the edit use it.
+	ReloadNewSubscriptions Reload = "new subscriptions"
+	// ReloadRestart: an open connection keeps the value it was created
+	// with; the reload reports the change (package factory's
+	// ErrRestartRequired). New connections use the new value.
 	ReloadRestart Reload = "restart"
 )
 
@@ -69,11 +73,11 @@ type keyDoc struct {
 var keyDocs = []keyDoc{
 	// EMS keys.
 	{key: "type", meaning: "`generic`, `queue`, `topic`, `xageneric`, `xaqueue` or `xatopic`; required in a file (a definition built in Go defaults to `generic`). Informational: STOMP has no factory types",
-		origin: OriginEMS, reload: ReloadNewConnections},
+		origin: OriginEMS, reload: ReloadRestart},
 	{key: "url", meaning: "the brokers: a URL list (`tcp://a:61613,tcp://b:61613`, `\\|` between load-balanced groups, `tcp://7222` for localhost) or an ActiveMQ `failover:` URI whose options set the keys marked ActiveMQ; at most 1000 characters; required",
 		origin: OriginEMS, reload: ReloadNextReconnect},
 	{key: "clientID", unset: "none", meaning: "client id sent to the broker (STOMP `client-id` header); at most 255 bytes",
-		origin: OriginEMS, reload: ReloadNextReconnect},
+		origin: OriginEMS, reload: ReloadRestart},
 	{key: "connect_attempt_count", meaning: "passes through the URL list for the first connection; `-1` = forever (EMS minimum 1; 0 is taken as 1, with a warning)",
 		origin: OriginEMS, reload: ReloadNewConnections},
 	{key: "connect_attempt_delay", meaning: "wait between passes of the first connection (EMS minimum 250 ms; less is kept, with a warning)",
@@ -129,6 +133,12 @@ var keyDocs = []keyDoc{
 	{key: "max_header_bytes", meaning: "most bytes in one frame's command and headers together",
 		origin: OriginStompft, reload: ReloadNextReconnect},
 
+	// Slow consumers.
+	{key: "subscription_queue_messages", meaning: "messages a subscription's delivery queue holds before the connection stops reading (TCP back-pressure, nothing dropped; `EventSlowConsumer`); also the prefetch (`activemq.prefetchSize`, `prefetch-count`) sent with client-ack SUBSCRIBEs. Per subscription: `factory.QueueLimits`",
+		origin: OriginStompft, from: "nats.go pending limits", reload: ReloadNewSubscriptions},
+	{key: "subscription_queue_bytes", meaning: "bytes of message bodies a subscription's delivery queue holds before the connection stops reading",
+		origin: OriginStompft, from: "nats.go pending limits", reload: ReloadNewSubscriptions},
+
 	// Failover keys beyond EMS.
 	{key: "reconnect_backoff_multiplier", meaning: "each reconnect wait is the previous one times this (at least 1; 1 = EMS's fixed delay)",
 		origin: OriginActiveMQ, from: "`backOffMultiplier`", reload: ReloadNextReconnect},
@@ -141,17 +151,17 @@ var keyDocs = []keyDoc{
 	{key: "randomize", meaning: "shuffle the URL list on each pass (off, as EMS walks in order; ActiveMQ's default is on)",
 		origin: OriginActiveMQ, reload: ReloadNextReconnect},
 	{key: "priority_backup", meaning: "while connected to a later URL, probe the first one and move back when it answers",
-		origin: OriginActiveMQ, from: "`priorityBackup`", reload: ReloadNextReconnect},
+		origin: OriginActiveMQ, from: "`priorityBackup`", reload: ReloadAtOnce},
 	{key: "reconnect_budget", meaning: "total time one reconnect episode may take (a deadline, not a count); 0 = none",
 		origin: OriginStompft, reload: ReloadNextReconnect},
 	{key: "send_timeout", meaning: "how long a send waits for a connection during a failover before it fails with `ErrTimeout`; 0 = no limit of its own (the caller's context still bounds the wait)",
-		origin: OriginActiveMQ, from: "`timeout`", reload: ReloadNextReconnect},
+		origin: OriginActiveMQ, from: "`timeout`", reload: ReloadAtOnce},
 	{key: "track_messages", meaning: "send every message with a receipt and keep it until confirmed; unconfirmed ones are re-sent after a reconnect (at-least-once)",
-		origin: OriginActiveMQ, from: "`trackMessages`", reload: ReloadNewConnections},
+		origin: OriginActiveMQ, from: "`trackMessages`", reload: ReloadRestart},
 	{key: "max_cache_size", meaning: "bytes of tracked messages kept for replay; a full cache makes a send wait",
-		origin: OriginActiveMQ, from: "`maxCacheSize`", reload: ReloadNewConnections},
+		origin: OriginActiveMQ, from: "`maxCacheSize`", reload: ReloadAtOnce},
 	{key: "backup", meaning: "keep a hot-standby session open to the next URL, so a failover swaps to it without dialling",
-		origin: OriginActiveMQ, reload: ReloadNextReconnect},
+		origin: OriginActiveMQ, reload: ReloadAtOnce},
 
 	// Reconnect scheduler limits.
 	{key: "scheduler_max_concurrency", meaning: "reconnect attempts in flight at once through one reconnect scheduler (the window slow start grows to)",

@@ -29,7 +29,7 @@ func TestKeyDocsCoverTheRegistry(t *testing.T) {
 			t.Errorf("%s: origin %q is not one of EMS, STOMP, ActiveMQ, stompft", d.Key, d.Origin)
 		}
 		switch d.Reload {
-		case ReloadAtOnce, ReloadNextReconnect, ReloadNewConnections, ReloadRestart:
+		case ReloadAtOnce, ReloadNextReconnect, ReloadNewConnections, ReloadNewSubscriptions, ReloadRestart:
 		default:
 			t.Errorf("%s: reload %q is not one of the Reload constants", d.Key, d.Reload)
 		}

@@ -13,6 +13,15 @@ import (
 	"github.com/stompft/stompft/sequential"
 )
 
+// Delivery queue defaults (subscription_queue_messages,
+// subscription_queue_bytes): how much one subscription may hold, unread by
+// the application, before the connection stops reading from the broker.
+// 1000 messages is ActiveMQ's default STOMP prefetch.
+const (
+	DefaultSubscriptionQueueMessages       = 1000
+	DefaultSubscriptionQueueBytes    int64 = 8 << 20
+)
+
 // Frame limit defaults (max_frame_size, max_header_length, max_headers,
 // max_header_bytes): a client's, large enough for any message a broker
 // accepts by default (ActiveMQ's STOMP transport caps frames at 100 MiB and
@@ -111,6 +120,9 @@ func init() {
 		"max_cache_size":               {apply: (*builder).setMaxCacheSize},
 		"backup":                       {apply: boolKey(func(f *Factory) *bool { return &f.Backup })},
 
+		"subscription_queue_messages": {apply: queueKey(func(f *Factory, n int64) { f.SubscriptionQueueMessages = int(n) })},
+		"subscription_queue_bytes":    {apply: queueKey(func(f *Factory, n int64) { f.SubscriptionQueueBytes = n })},
+
 		"scheduler_max_concurrency": {apply: (*builder).setMaxConcurrency},
 		"scheduler_max_rate":        {apply: floatKey(func(f *Factory) *float64 { return &f.SchedulerMaxRate }, math.SmallestNonzeroFloat64, "more than 0")},
 		"scheduler_min_rate":        {apply: floatKey(func(f *Factory) *float64 { return &f.SchedulerMinRate }, math.SmallestNonzeroFloat64, "more than 0")},
@@ -146,27 +158,29 @@ func isPublicKey(key string) bool {
 func defaults(name string, line int) *Factory {
 	sc := attempts.DefaultSchedulerConfig()
 	return &Factory{
-		Name:                    name,
-		Line:                    line,
-		Connect:                 withAttemptTimeout(attempts.DefaultConnect),
-		Reconnect:               withAttemptTimeout(attempts.DefaultReconnect),
-		Metric:                  sequential.MetricConnections,
-		HeartBeatSend:           DefaultHeartBeat,
-		HeartBeatRecv:           DefaultHeartBeat,
-		HeartBeatGrace:          DefaultHeartBeatGrace,
-		MaxFrameSize:            DefaultMaxFrameSize,
-		MaxHeaderLength:         DefaultMaxHeaderLength,
-		MaxHeaders:              DefaultMaxHeaders,
-		MaxHeaderBytes:          DefaultMaxHeaderBytes,
-		BackoffMultiplier:       attempts.DefaultMultiplier,
-		MaxReconnectDelay:       attempts.DefaultMaxDelay,
-		Jitter:                  attempts.DefaultJitter,
-		ReconnectSpread:         attempts.DefaultSpread,
-		SendTimeout:             DefaultSendTimeout,
-		MaxCacheSize:            DefaultMaxCacheSize,
-		SchedulerMaxConcurrency: sc.MaxConcurrency,
-		SchedulerMaxRate:        sc.MaxRate,
-		SchedulerMinRate:        sc.MinRate,
+		Name:                      name,
+		Line:                      line,
+		Connect:                   withAttemptTimeout(attempts.DefaultConnect),
+		Reconnect:                 withAttemptTimeout(attempts.DefaultReconnect),
+		Metric:                    sequential.MetricConnections,
+		HeartBeatSend:             DefaultHeartBeat,
+		HeartBeatRecv:             DefaultHeartBeat,
+		HeartBeatGrace:            DefaultHeartBeatGrace,
+		MaxFrameSize:              DefaultMaxFrameSize,
+		MaxHeaderLength:           DefaultMaxHeaderLength,
+		MaxHeaders:                DefaultMaxHeaders,
+		MaxHeaderBytes:            DefaultMaxHeaderBytes,
+		SubscriptionQueueMessages: DefaultSubscriptionQueueMessages,
+		SubscriptionQueueBytes:    DefaultSubscriptionQueueBytes,
+		BackoffMultiplier:         attempts.DefaultMultiplier,
+		MaxReconnectDelay:         attempts.DefaultMaxDelay,
+		Jitter:                    attempts.DefaultJitter,
+		ReconnectSpread:           attempts.DefaultSpread,
+		SendTimeout:               DefaultSendTimeout,
+		MaxCacheSize:              DefaultMaxCacheSize,
+		SchedulerMaxConcurrency:   sc.MaxConcurrency,
+		SchedulerMaxRate:          sc.MaxRate,
+		SchedulerMinRate:          sc.MinRate,
 	}
 }
 
@@ -769,6 +783,21 @@ func (b *builder) setMaxCacheSize(e *entry) {
 		return
 	}
 	b.f.MaxCacheSize = n
+}
+
+// queueKey sets a subscription delivery-queue limit: 1..MaxInt32.
+func queueKey(set func(*Factory, int64)) func(*builder, *entry) {
+	return func(b *builder, e *entry) {
+		n, ok := b.integer(e)
+		if !ok {
+			return
+		}
+		if n < 1 || n > math.MaxInt32 {
+			b.fail(e, "%s is out of range 1..%d", show(e), math.MaxInt32)
+			return
+		}
+		set(b.f, n)
+	}
 }
 
 func (b *builder) setMaxConcurrency(e *entry) {

@@ -453,7 +453,8 @@ func TestKeysPinned(t *testing.T) {
 		passcode passcode_file vhost heartbeat heartbeat_grace max_frame_size max_header_length max_headers
 		max_header_bytes reconnect_backoff_multiplier reconnect_max_delay
 		reconnect_jitter reconnect_spread randomize priority_backup reconnect_budget send_timeout track_messages
-		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate`)
+		max_cache_size backup scheduler_max_concurrency scheduler_max_rate scheduler_min_rate
+		subscription_queue_messages subscription_queue_bytes`)
 	want := slices.Sorted(slices.Values(fixed))
 	if got := Keys(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Keys() = %v\nwant     %v", got, want)

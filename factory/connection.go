@@ -12,7 +12,6 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/sirupsen/logrus"
 
-	"github.com/stompft/stompft/attempts"
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/internal/session"
 	"github.com/stompft/stompft/sequential"
@@ -30,74 +29,142 @@ const (
 	StateClosed       = "closed"
 )
 
+// healthyAfter is how long a session must last before its end starts a
+// fresh reconnect episode. A session that a broker ends with an ERROR frame
+// sooner than this (it accepts CONNECT, then refuses what we send: a full
+// disk, a forbidden destination replayed from the cache) only looked
+// healthy: its reconnect continues the previous episode's attempt count and
+// budget, so such a loop ends in EventFailed instead of going on for ever.
+// One second is ten times a loopback round trip under load and far below
+// any reconnect delay worth configuring, so a genuinely healthy session is
+// never mistaken for such a loop.
+const healthyAfter = time.Second
+
+// maxErrorEndsPerSend is how many sessions may end by an ERROR frame without
+// a receipt-id while a tracked send is the oldest unconfirmed one, before
+// that send is given up as rejected (EventSendRejected) instead of being
+// replayed again.
+const maxErrorEndsPerSend = 3
+
 var connSeq atomic.Uint64
 
 // Connection is a STOMP connection that survives broker failures. It is safe
-// for concurrent use. See the package documentation for its guarantees.
+// for concurrent use, and any of its methods may be called from an event
+// handler, an exception listener or while draining a Subscription's C.
+// See the package documentation for its guarantees and how it is built.
 type Connection struct {
 	f    *Factory
 	name string
-	opts Options
+	opts connConfig
 	log  logrus.FieldLogger
 	disp *dispatcher
-	id   string // unique per connection, prefixes tracked message ids
+	id   string // unique per connection, prefixes generated ids
+	ids  atomic.Uint64
 
-	walker  *sequential.Walker
-	chooser sequential.Chooser
+	inbox  inbox         // requests and events for the owner, in order
+	closed chan struct{} // closed when the owner has finished: the one "closed" signal
+	ctx    context.Context
+	cancel context.CancelFunc // cancels every helper (walks, probes, standby)
 
-	// sendMu orders writes of SEND/SUBSCRIBE frames against replay: whoever
-	// holds it writes to the current session in cache order.
-	sendMu sync.Mutex
+	// Read by any goroutine, written only by the owner.
+	live    atomic.Pointer[liveSession]              // the session to write on, nil while none
+	subsMap atomic.Pointer[map[string]*Subscription] // for the session readers' deliveries
+	defSnap atomic.Pointer[confparse.Factory]        // definition in force
+	ext     extCounters                              // counters updated off the owner
+	// cacheRes is the tracked-send cache's bytes, reserved before a send
+	// is cached (by a caller on the fast path, by the owner otherwise) and
+	// released when it leaves the cache.
+	cacheRes atomic.Int64
+	parkedN  atomic.Int64 // len(own.parked): the fast paths keep behind parked requests
+	// spareSlot holds a hot-standby session between its keeper's dial and
+	// the owner's claim (see claimSpare).
+	spareSlot  atomic.Pointer[spare]
+	final      Stats // set by the owner before closed closes
+	closedWith error // the final failure, nil after Close; set likewise
 
-	mu          sync.Mutex
-	state       string
-	sess        *session.Session
-	installed   *session.Session // last installed session; never reset, so the supervisor always knows what it watches
-	epoch       uint64
-	cur         sequential.Endpoint
-	release     func()        // Tracker release for cur
-	ready       chan struct{} // closed while connected
-	changed     chan struct{} // closed and replaced on every state change
-	subs        map[string]*Subscription
-	subOrder    []*Subscription
-	pending     map[string]*pending // receipt id → waiter
-	cache       cache               // tracked sends awaiting receipts
-	finalErr    error
-	closing     bool
-	lostAt      time.Time
-	lostEp      sequential.Endpoint // the endpoint of the last lost session
-	hasLost     bool
-	quit        chan struct{}   // closed by Close
-	ctx         context.Context // cancelled by Close: stops walks at once
-	cancel      context.CancelFunc
-	lastDef     *confparse.Factory
-	supDone     chan struct{}
-	nextID      uint64
-	stats       counters
-	probeCancel context.CancelFunc
-	installMu   sync.Mutex // one installer at a time: reconnect or planned switch
-	extras      sync.WaitGroup
-	spare       *spare
+	// Owned by run: nothing else reads or writes these.
+	own owner
+}
+
+// liveSession is what a caller may write on without asking the owner: the
+// owner publishes it only once resubscribe and replay are done, and clears
+// it the moment the session is lost.
+type liveSession struct {
+	sess  *session.Session
+	epoch uint64
+	ep    sequential.Endpoint
+}
+
+// extCounters are updated by callers, pumps and session readers.
+type extCounters struct {
+	sent, received, acked, nacked atomic.Uint64
+	dupsDropped, dedupUnchecked   atomic.Uint64
+	failedAttempts                atomic.Uint64
+	bytesSent                     atomic.Int64
+}
+
+// owner is the state of run.
+type owner struct {
+	state     string
+	def       *confparse.Factory
+	walker    *sequential.Walker
+	chooser   sequential.Chooser
+	schedKey  string
+	sess      *session.Session
+	epoch     uint64
+	cur       sequential.Endpoint
+	release   func() // Tracker release for cur
+	connected time.Time
+	subs      map[string]*Subscription
+	subOrder  []*Subscription
+	pending   map[string]*pending // receipt id → waiter
+	cache     cache               // tracked sends awaiting receipts
+	parked    []*parked           // requests waiting for a connection or cache room
+	flushers  []chan error        // Flush calls waiting for an empty cache
+	paused    map[*Subscription]bool
+	spare     *spare
+	lostAt    time.Time
+	lostEp    sequential.Endpoint
+	hasLost   bool
+	lastProg  *walkProgress // the walk that made the current session
+	carry     *walkProgress // continued by the next reconnect (see healthyAfter)
+	stats     counters
+
+	walkCancel    context.CancelFunc
+	walkGen       uint64
+	probeCancel   context.CancelFunc
+	probeGen      uint64
+	standbyCancel context.CancelFunc
+	standbyGen    uint64
+	switching     *switchState
+	helpers       sync.WaitGroup
+
+	connectReply chan error // the first connect's caller
+	closeReply   chan error // the first Close's caller
+	closing      bool
+	closeResult  error
+	closeTimer   *time.Timer
+	finalErr     error
+	exit         bool
 }
 
 type counters struct {
-	connects, reconnects, disconnects, failedAttempts uint64
-	sent, received, acked, nacked                     uint64
-	replayed, dupsDropped, inDoubt                    uint64
-	lastDowntime, totalDowntime                       time.Duration
-	bytesSent                                         int64
+	connects, reconnects, disconnects uint64
+	replayed, inDoubt, slowConsumers  uint64
+	lastDowntime, totalDowntime       time.Duration
 }
 
 type pending struct {
-	id      string
-	epoch   uint64 // session the frame was written on
-	tracked bool
-	f       *frame.Frame
-	size    int64
-	written bool       // the frame left whole (untracked sends)
-	done    chan error // buffered 1; nil when nobody waits
-	prev    *pending
-	next    *pending
+	id        string
+	epoch     uint64 // session the frame was written on
+	tracked   bool
+	f         *frame.Frame
+	size      int64
+	written   bool       // the frame left whole (untracked sends)
+	done      chan error // buffered 1; nil when nobody waits
+	errorEnds int        // sessions ended by ERROR while this was the oldest (tracked)
+	prev      *pending
+	next      *pending
 }
 
 // cache is the ordered list of tracked sends awaiting receipts.
@@ -105,7 +172,6 @@ type cache struct {
 	head, tail *pending
 	n          int
 	bytes      int64
-	room       chan struct{} // closed and replaced whenever room is freed
 }
 
 func (q *cache) push(p *pending) {
@@ -134,251 +200,420 @@ func (q *cache) remove(p *pending) {
 	p.prev, p.next = nil, nil
 	q.n--
 	q.bytes -= p.size
-	close(q.room)
-	q.room = make(chan struct{})
 }
 
-func newConnection(f *Factory, name string, def *confparse.Factory, opts Options) *Connection {
+// reserve takes size bytes of the tracked-send cache, within max (0 = no
+// limit); a frame larger than the cache goes alone, into an empty cache.
+func (c *Connection) reserve(size, max int64) bool {
+	for {
+		cur := c.cacheRes.Load()
+		if max > 0 && cur > 0 && cur+size > max {
+			return false
+		}
+		if c.cacheRes.CompareAndSwap(cur, cur+size) {
+			return true
+		}
+	}
+}
+
+// uncache removes a tracked send from the cache and releases its bytes;
+// owner only.
+func (c *Connection) uncache(p *pending) {
+	c.own.cache.remove(p)
+	c.cacheRes.Add(-p.size)
+}
+
+// parked is a request the owner could not serve yet (no connection, no
+// cache room). try runs on the owner and reports whether it is served; fail
+// ends it (close, final failure). The caller abandons it when its context
+// ends (see Connection.abandon).
+type parked struct {
+	ctx  context.Context
+	try  func() bool
+	fail func(error)
+	why  string // what it waits for, for the caller's error
+}
+
+// ---------------------------------------------------------------- inbox
+
+// inbox is the owner's queue: posting never blocks (session readers and
+// helpers must never wait for the owner), and it holds at most one entry
+// per blocked caller plus the frames and events sessions produced.
+type inbox struct {
+	mu     sync.Mutex
+	q      []func()
+	wake   chan struct{} // capacity 1
+	closed bool
+}
+
+func (b *inbox) post(fn func()) bool {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	b.q = append(b.q, fn)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (b *inbox) take(buf []func()) []func() {
+	b.mu.Lock()
+	buf = append(buf[:0], b.q...)
+	clear(b.q)
+	b.q = b.q[:0]
+	b.mu.Unlock()
+	return buf
+}
+
+func (b *inbox) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+}
+
+// post queues fn for the owner; false once the owner has stopped taking work.
+func (c *Connection) post(fn func()) bool { return c.inbox.post(fn) }
+
+// call runs fn on the owner and waits for it; false if the connection is
+// closed (fn may then not have run).
+func (c *Connection) call(fn func()) bool {
+	done := make(chan struct{})
+	if !c.post(func() { fn(); close(done) }) {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-c.closed:
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// ---------------------------------------------------------------- creation
+
+func newConnection(f *Factory, name string, def *confparse.Factory, opts connConfig) *Connection {
 	c := &Connection{
-		f:       f,
-		name:    name,
-		opts:    opts,
-		disp:    newDispatcher(),
-		id:      fmt.Sprintf("%x-%d", time.Now().UnixNano(), connSeq.Add(1)),
-		state:   StateConnecting,
-		ready:   make(chan struct{}),
-		changed: make(chan struct{}),
-		subs:    map[string]*Subscription{},
-		pending: map[string]*pending{},
-		quit:    make(chan struct{}),
-		supDone: make(chan struct{}),
+		f:      f,
+		name:   name,
+		opts:   opts,
+		disp:   newDispatcher(),
+		id:     fmt.Sprintf("%x-%d", time.Now().UnixNano(), connSeq.Add(1)),
+		closed: make(chan struct{}),
 	}
-	c.cache.room = make(chan struct{})
+	c.inbox.wake = make(chan struct{}, 1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.log = opts.Logger.WithField("factory", name)
-	c.walker = sequential.NewWalker(def.URLs, sequential.WalkOptions{
-		Randomize:      def.Randomize,
-		PriorityBackup: def.PriorityBackup,
-		Metric:         def.Metric,
-		Tracker:        opts.Tracker,
-	})
-	c.chooser = c.walker
-	if opts.Chooser != nil {
-		c.chooser = opts.Chooser
-	}
+	c.log = opts.logger.WithField("factory", name)
+	o := &c.own
+	o.state = StateConnecting
+	o.subs = map[string]*Subscription{}
+	o.pending = map[string]*pending{}
+	o.paused = map[*Subscription]bool{}
+	c.setDef(def)
+	c.publishSubs()
 	return c
 }
 
-// def returns the factory's current definition (it changes on hot reload).
-func (c *Connection) def() *confparse.Factory {
-	d := c.f.definition(c.name)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d == nil {
-		return c.lastDef // removed by a reload: keep the last definition
+// discard undoes newConnection for a connection whose owner never started.
+func (c *Connection) discard() {
+	if k := c.own.schedKey; k != "" {
+		schedulers.release(k)
+		c.own.schedKey = ""
 	}
-	return d
+	c.cancel()
+	c.disp.close()
 }
 
-// refreshDef makes the walker follow a reloaded definition.
-func (c *Connection) refreshDef() *confparse.Factory {
-	def := c.def()
-	c.mu.Lock()
-	changed := def != c.lastDef
-	c.lastDef = def
-	c.mu.Unlock()
-	if changed {
-		c.walker.SetList(c.f.listFor(c.name, def))
+// setDef makes def the definition in force and rebuilds the walker from it;
+// owner only (or before the owner starts).
+func (c *Connection) setDef(def *confparse.Factory) {
+	o := &c.own
+	o.def = def
+	c.defSnap.Store(def)
+	o.walker = sequential.NewWalker(c.f.listFor(c.name, def), sequential.WalkOptions{
+		Randomize:      def.Randomize,
+		PriorityBackup: def.PriorityBackup,
+		Metric:         def.Metric,
+		Tracker:        c.opts.tracker,
+	})
+	o.chooser = o.walker
+	if c.opts.chooser != nil {
+		o.chooser = c.opts.chooser
 	}
-	return def
+	key := c.f.schedulerKey(def)
+	if key != o.schedKey {
+		if o.schedKey != "" {
+			schedulers.release(o.schedKey)
+		}
+		schedulers.acquire(key, def.SchedulerConfig(), c.f.opts.conn.clock)
+		o.schedKey = key
+	}
+}
+
+// def is the definition in force (any goroutine).
+func (c *Connection) def() *confparse.Factory { return c.defSnap.Load() }
+
+func (c *Connection) newID(prefix string) string {
+	return prefix + c.id + "-" + strconv.FormatUint(c.ids.Add(1), 10)
 }
 
 func (c *Connection) emit(e Event) {
 	e.Factory = c.name
 	if e.Time.IsZero() {
-		e.Time = c.opts.Clock.Now()
+		e.Time = c.opts.clock.Now()
 	}
-	if h := c.opts.EventHandler; h != nil {
+	if h := c.opts.eventHandler; h != nil {
 		c.disp.push(func() { h(e) })
 	}
-	if h := c.opts.ExceptionListener; h != nil && e.Err != nil &&
+	if h := c.opts.exceptionListener; h != nil && e.Err != nil &&
 		(e.Kind == EventDisconnected || e.Kind == EventFailed || e.Kind == EventSendRejected) {
 		err := e.Err
 		c.disp.push(func() { h(err) })
 	}
 }
 
-// setState changes state and wakes every waiter; c.mu must be held.
-func (c *Connection) setStateLocked(s string) {
-	c.state = s
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// ---------------------------------------------------------------- connecting
-
-// connect makes the first connection, using the connect policy.
-func (c *Connection) connect(ctx context.Context) error {
-	def := c.def()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(c.ctx, cancel)
-	defer stop()
-	sess, ep, err := c.walk(ctx, "connect", def.ConnectPolicy(), nil, nil)
-	if err != nil {
+// start runs the owner and the first connect; it returns when connected or
+// when connecting failed (the connection is then closed).
+func (c *Connection) start(ctx context.Context) error {
+	reply := make(chan error, 1)
+	go c.run()
+	c.post(func() {
+		o := &c.own
+		o.connectReply = reply
+		c.startWalk(ctx, "connect", nil)
+	})
+	select {
+	case err := <-reply:
+		if err != nil {
+			<-c.closed
+			c.disp.close()
+		}
 		return err
+	case <-c.closed:
+		c.disp.close()
+		select {
+		case err := <-reply:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
-	r := c.install(sess, ep, nil)
-	c.emit(Event{Kind: EventConnected, URL: ep.String()})
+}
+
+// ---------------------------------------------------------------- the owner
+
+// run is the owner: the only goroutine that reads or writes c.own. It
+// serves requests and session events in order, never calls user code and
+// never blocks on I/O without a bound.
+func (c *Connection) run() {
+	o := &c.own
+	var buf []func()
+	for !o.exit {
+		<-c.inbox.wake
+		buf = c.inbox.take(buf)
+		for i, fn := range buf {
+			fn()
+			buf[i] = nil
+		}
+	}
+	c.cancel()
+	c.inbox.close()
+	o.helpers.Wait()
+	// What was queued meanwhile sees the connection closed.
+	for _, fn := range c.inbox.take(nil) {
+		fn()
+	}
+	for _, s := range o.subOrder {
+		<-s.pumpDone
+	}
+	if schedKey := o.schedKey; schedKey != "" {
+		schedulers.release(schedKey)
+		o.schedKey = ""
+	}
+	c.final = c.snapshot()
+	c.closedWith = o.finalErr
+	c.f.forget(c)
+	c.emit(Event{Kind: EventClosed})
+	c.disp.stop()
+	close(c.closed)
+}
+
+// setState changes the state; owner only.
+func (c *Connection) setState(s string) { c.own.state = s }
+
+// publishSubs refreshes the readers' view of the subscriptions.
+func (c *Connection) publishSubs() {
+	m := make(map[string]*Subscription, len(c.own.subs))
+	for k, v := range c.own.subs {
+		m[k] = v
+	}
+	c.subsMap.Store(&m)
+}
+
+// ---------------------------------------------------------------- walks
+
+// startWalk runs a connect or reconnect walk on a helper goroutine; its
+// result comes back to walkDone. ctx (the caller's, for the first connect)
+// bounds it as well as Close.
+func (c *Connection) startWalk(ctx context.Context, phase string, lost *sequential.Endpoint) {
+	o := &c.own
+	parent := ctx
+	if parent == nil {
+		parent = c.ctx
+	}
+	wctx, cancel := context.WithCancel(parent)
+	if ctx != nil {
+		// The caller's context (its deadline is the error's cause) and Close.
+		stop := context.AfterFunc(c.ctx, cancel)
+		inner := cancel
+		cancel = func() { stop(); inner() }
+	}
+	ctx = wctx
+	o.walkCancel = cancel
+	o.walkGen++
+	gen := o.walkGen
+	var prog *walkProgress
+	var sched = c.scheduler()
+	if phase == "connect" {
+		prog = newProgress(o.def.ConnectPolicy(), c.opts)
+		sched = nil
+	} else if o.carry != nil {
+		prog = o.carry
+	} else {
+		prog = newProgress(o.def.ReconnectPolicy(), c.opts)
+		prog.reconnect = true
+	}
+	o.carry = nil
+	def, chooser := o.def, o.chooser
+	o.helpers.Add(1)
+	go func() {
+		defer o.helpers.Done()
+		defer cancel()
+		var endReconnect func()
+		if sched != nil {
+			endReconnect = sched.Reconnecting()
+		}
+		sess, ep, err := c.walk(ctx, phase, prog, def, chooser, lost, sched)
+		if endReconnect != nil {
+			endReconnect()
+		}
+		if !c.post(func() { c.walkDone(gen, phase, prog, sess, ep, err) }) && sess != nil {
+			sess.Close()
+		}
+	}()
+}
+
+// walkDone is where every walk ends: the one place, with switchDone and
+// takeSpare, that installs a session.
+func (c *Connection) walkDone(gen uint64, phase string, prog *walkProgress, sess *session.Session, ep sequential.Endpoint, err error) {
+	o := &c.own
+	if gen == o.walkGen {
+		o.walkCancel = nil
+	}
+	if o.closing || gen != o.walkGen {
+		if sess != nil {
+			sess.Close()
+		}
+		if o.connectReply != nil && o.closing {
+			o.connectReply <- ErrClosed
+			o.connectReply = nil
+		}
+		return
+	}
+	if err != nil {
+		if phase == "connect" {
+			reply := o.connectReply
+			o.connectReply = nil
+			o.finalErr = err
+			c.shutdown(err, false)
+			reply <- err
+			return
+		}
+		c.log.WithError(err).Error("reconnect failed; connection closed")
+		o.finalErr = err
+		c.emit(Event{Kind: EventFailed, Err: err})
+		c.shutdown(err, false)
+		return
+	}
+	o.lastProg = prog
+	r := c.install(sess, ep)
+	if phase == "connect" {
+		c.emit(Event{Kind: EventConnected, URL: ep.String()})
+		o.connectReply <- nil
+		o.connectReply = nil
+	} else {
+		c.reconnected(ep)
+	}
 	c.announce(r)
-	go c.supervise()
-	return nil
+	c.startExtras()
+	c.checkInstalled(sess)
 }
 
-// walk runs passes over the URL list until a session is up, the policy or
-// its budget is exhausted, an error is permanent, or ctx ends.
-func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy, lost *sequential.Endpoint, sched *attempts.Scheduler) (*session.Session, sequential.Endpoint, error) {
-	delays := pol.Delays(c.opts.Rand)
-	var deadline time.Time
-	if pol.Budget > 0 {
-		deadline = c.opts.Clock.Now().Add(pol.Budget)
-	}
-	cerr := &ConnectError{Factory: c.name, Phase: phase}
-	for {
-		d, ok := delays.Next()
-		if !ok {
-			return nil, sequential.Endpoint{}, cerr
-		}
-		if !deadline.IsZero() && c.opts.Clock.Now().Add(d).After(deadline) {
-			cerr.Budget = true
-			return nil, sequential.Endpoint{}, cerr
-		}
-		attempt := delays.Attempt()
-		if phase == "reconnect" {
-			c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: d})
-			c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": d}).Info("reconnecting")
-		}
-		wait := attempts.Wait
-		if attempt == 1 && sched != nil {
-			// The first reconnect's spread shrinks when many of this
-			// factory's connections lost their server together: the
-			// scheduler's window paces those (see Scheduler.WaitSpread).
-			wait = sched.WaitSpread
-		}
-		if err := wait(ctx, c.opts.Clock, d); err != nil {
-			cerr.add("(waiting)", err)
-			return nil, sequential.Endpoint{}, cerr
-		}
-		cerr.Passes++
-		for _, ep := range c.chooser.Pass(lost) {
-			var ticket *attempts.Ticket
-			if sched != nil {
-				t, err := sched.Acquire(ctx)
-				if err != nil {
-					cerr.add(ep.String(), err)
-					return nil, sequential.Endpoint{}, cerr
-				}
-				ticket = t
-			}
-			sess, err := c.dialOne(ctx, ep, pol.Timeout)
-			if ticket != nil {
-				ticket.Done(outcome(err))
-			}
-			if err == nil {
-				return sess, ep, nil
-			}
-			c.mu.Lock()
-			c.stats.failedAttempts++
-			c.mu.Unlock()
-			c.f.metricsAttemptFailed(c.name, ep.String())
-			c.log.WithFields(logrus.Fields{"url": ep.String(), "attempt": attempt}).WithError(err).Warn("attempt failed")
-			cerr.add(ep.String(), err)
-			if attempts.IsPermanent(err) {
-				cerr.Permanent = true
-				return nil, sequential.Endpoint{}, cerr
-			}
-			if ctx.Err() != nil {
-				return nil, sequential.Endpoint{}, cerr
-			}
-		}
+// checkInstalled applies the end of a session that ended before it was
+// installed: its end event was handled while it was not yet current;
+// owner only.
+func (c *Connection) checkInstalled(sess *session.Session) {
+	if err := sess.Err(); err != nil && c.own.sess == sess {
+		c.sessionEnded(sess.Tag(), err)
 	}
 }
 
-func outcome(err error) attempts.Outcome {
-	switch {
-	case err == nil:
-		return attempts.Success
-	case attempts.IsPermanent(err):
-		return attempts.Failed
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return attempts.TimedOut
-	case isRefused(err):
-		return attempts.Refused
-	default:
-		return attempts.Failed
-	}
-}
+// ---------------------------------------------------------------- installing
 
-// install makes sess the current session: resubscribe, replay, then open
-// the gate for waiting sends. With old set it is a planned switch: old is
-// disconnected gracefully first, so receipts for what was sent on it arrive
-// and only what is still unconfirmed is replayed.
-func (c *Connection) install(sess *session.Session, ep sequential.Endpoint, old *session.Session) installed {
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-
-	c.mu.Lock()
-	c.sess = sess
-	c.installed = sess
-	c.epoch = sessEpoch(sess)
-	c.cur = ep
-	if c.release != nil {
-		c.release()
+// install makes sess the current session: resubscribe, replay, publish it
+// to writers, then serve parked requests; owner only.
+func (c *Connection) install(sess *session.Session, ep sequential.Endpoint) installed {
+	o := &c.own
+	o.sess = sess
+	o.epoch = sess.Tag()
+	o.cur = ep
+	o.connected = c.opts.clock.Now()
+	if o.release != nil {
+		o.release()
 	}
-	c.release = c.opts.Tracker.Connected(ep)
-	subs := append([]*Subscription(nil), c.subOrder...)
-	epoch := c.epoch
-	c.mu.Unlock()
-
-	if old != nil {
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.DisconnectTimeout)
-		_ = old.Disconnect(ctx)
-		cancel()
-	}
-	c.mu.Lock()
-	var replay []*pending
-	for p := c.cache.head; p != nil; p = p.next {
-		replay = append(replay, p)
-	}
-	c.mu.Unlock()
+	o.release = c.opts.tracker.Connected(ep)
 
 	// Subscriptions first, so that replies to replayed sends find them.
-	for _, s := range subs {
+	ok := true
+	for _, s := range o.subOrder {
 		if err := sess.Write(s.frame); err != nil {
-			break // the session died; the supervisor sees it and walks again
-		}
-	}
-	for _, p := range replay {
-		c.mu.Lock()
-		p.epoch = epoch
-		c.mu.Unlock()
-		if err := sess.Write(p.f); err != nil {
+			ok = false // the session died; its end is already queued
 			break
 		}
 	}
-	c.mu.Lock()
-	resub := c.stats.connects > 0
-	c.stats.connects++
-	c.stats.replayed += uint64(len(replay))
-	if c.sess == sess && !c.closing && c.state != StateConnected {
-		c.setStateLocked(StateConnected)
-		close(c.ready)
+	replayed := 0
+	for p := o.cache.head; p != nil && ok; p = p.next {
+		p.epoch = o.epoch
+		if err := sess.Write(p.f); err != nil {
+			break
+		}
+		c.countSent(p.f, ep)
+		replayed++
 	}
-	c.mu.Unlock()
+	for _, s := range o.subOrder {
+		if s.q.over() {
+			sess.Pause() // still full from before: keep the broker waiting
+		}
+	}
+	resub := o.stats.connects > 0
+	o.stats.connects++
+	o.stats.replayed += uint64(replayed)
+	c.setState(StateConnected)
+	c.live.Store(&liveSession{sess: sess, epoch: o.epoch, ep: ep})
 	c.f.metricsConnected(c.name, ep.String())
-	res := installed{url: ep.String(), replayed: len(replay)}
+	c.serveParked()
+	res := installed{url: ep.String(), replayed: replayed}
 	if resub {
-		res.resubscribed = len(subs)
+		res.resubscribed = len(o.subOrder)
 	}
 	return res
 }
@@ -399,76 +634,195 @@ func (c *Connection) announce(r installed) {
 	}
 }
 
-// sessionEnded runs synchronously when any session ends, so a caller whose
-// write just failed already sees the connection as down.
-func (c *Connection) sessionEnded(epoch uint64, err error) {
-	c.mu.Lock()
-	lostURL := c.sessionEndedLocked(epoch, err)
-	c.mu.Unlock()
-	// User code (observer, logger hooks) runs outside the lock.
-	if lostURL != "" {
-		c.f.metricsDisconnected(c.name, lostURL)
-		c.log.WithField("url", lostURL).WithError(err).Warn("connection lost")
+// reconnected records and announces a completed reconnect.
+func (c *Connection) reconnected(ep sequential.Endpoint) {
+	o := &c.own
+	down := c.opts.clock.Now().Sub(o.lostAt)
+	o.stats.reconnects++
+	o.stats.lastDowntime = down
+	o.stats.totalDowntime += down
+	c.f.metricsReconnected(c.name, ep.String(), down)
+	c.log.WithFields(logrus.Fields{"url": ep.String(), "downtime": down}).Info("reconnected")
+	c.emit(Event{Kind: EventReconnected, URL: ep.String(), Downtime: down})
+}
+
+// serveParked retries parked requests in order; owner only.
+func (c *Connection) serveParked() {
+	o := &c.own
+	if len(o.parked) == 0 {
+		return
+	}
+	list := o.parked
+	o.parked = nil
+	for i, p := range list {
+		if p.ctx.Err() != nil {
+			continue // its caller gave up and returned
+		}
+		if !p.try() {
+			o.parked = append(o.parked, p)
+		}
+		if o.sess == nil {
+			// The session died while serving: keep the rest, in order.
+			o.parked = append(o.parked, list[i+1:]...)
+			break
+		}
+	}
+	c.parkedN.Store(int64(len(o.parked)))
+}
+
+// submit serves p now or parks it; owner only.
+func (c *Connection) submit(p *parked) {
+	o := &c.own
+	if o.closing {
+		p.fail(c.closedErr())
+		return
+	}
+	// Queued requests go first: a new one must not overtake them.
+	if len(o.parked) == 0 && p.try() {
+		return
+	}
+	kept := o.parked[:0]
+	for _, q := range o.parked {
+		if q.ctx.Err() == nil {
+			kept = append(kept, q)
+		}
+	}
+	o.parked = append(kept, p)
+	c.parkedN.Store(int64(len(o.parked)))
+	if p.why == "" {
+		p.why = "waiting for a connection (" + o.state + ")"
 	}
 }
 
-// sessionEndedLocked applies a session's end; it returns the lost URL when
-// this was the current session's loss (to be announced), else "".
-func (c *Connection) sessionEndedLocked(epoch uint64, err error) (lostURL string) {
-	if c.sess != nil && c.epoch == epoch {
-		c.sess = nil
-		if c.release != nil {
-			c.release()
-			c.release = nil
+// abandon removes p, whose caller's context ended; it reports what p was
+// waiting for and false if the owner had served it already.
+func (c *Connection) abandon(p *parked) (why string, removed bool) {
+	c.call(func() {
+		o := &c.own
+		for i, q := range o.parked {
+			if q == p {
+				o.parked = append(o.parked[:i:i], o.parked[i+1:]...)
+				c.parkedN.Store(int64(len(o.parked)))
+				why, removed = p.why, true
+				return
+			}
 		}
-		if c.state == StateConnected {
-			c.ready = make(chan struct{})
+	})
+	return why, removed
+}
+
+// closedErr is what calls get once the connection is closed.
+func (c *Connection) closedErr() error {
+	if err := c.own.finalErr; err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// ---------------------------------------------------------------- session events
+
+// sessionEnded applies the end of any session (current, spare, old); owner only.
+func (c *Connection) sessionEnded(epoch uint64, err error) {
+	o := &c.own
+	if o.spare != nil && o.spare.sess.Tag() == epoch {
+		o.spare = nil
+		c.startStandby()
+		return
+	}
+	if o.switching != nil && o.switching.to.Tag() == epoch {
+		o.switching.toDead = true
+	}
+	current := o.sess != nil && o.epoch == epoch
+	if current {
+		c.live.Store(nil)
+		o.sess = nil
+		if o.release != nil {
+			o.release()
+			o.release = nil
 		}
-		c.lostAt = c.opts.Clock.Now()
-		c.lostEp, c.hasLost = c.cur, true
-		if !c.closing {
-			// Announced here, at the moment of loss, so that it precedes the
-			// reconnect whoever performs it (the supervisor, or a waiting
-			// sender taking the hot-standby spare).
-			c.stats.disconnects++
-			lostURL = c.cur.String()
-			// Only queued here (the handlers run on the dispatcher), which
-			// keeps it ahead of any Reconnected.
-			c.emit(Event{Kind: EventDisconnected, URL: lostURL, Err: err})
-			c.setStateLocked(StateReconnecting)
+		lived := c.opts.clock.Now().Sub(o.connected)
+		o.lostAt = c.opts.clock.Now()
+		o.lostEp, o.hasLost = o.cur, true
+		var se *session.ServerError
+		byError := errors.As(err, &se)
+		if byError && lived < healthyAfter && o.lastProg != nil && o.lastProg.reconnect {
+			o.carry = o.lastProg // only looked healthy: continue its episode
+		}
+		if byError && se.ReceiptID == "" && o.cache.head != nil {
+			c.suspectOldest(err)
 		}
 	}
-	// Whatever waited on this session learns its fate, current or not.
+	c.failPending(epoch, err)
+	if !current {
+		return
+	}
+	c.stopProbe()
+	if o.closing {
+		c.finishClose()
+		return
+	}
+	o.stats.disconnects++
+	lostURL := o.cur.String()
+	c.emit(Event{Kind: EventDisconnected, URL: lostURL, Err: err})
+	c.f.metricsDisconnected(c.name, lostURL)
+	c.log.WithField("url", lostURL).WithError(err).Warn("connection lost")
+	c.setState(StateReconnecting)
+	if c.takeSpare() {
+		return
+	}
+	lost := o.cur
+	c.startWalk(nil, "reconnect", &lost)
+}
+
+// suspectOldest counts a session ended by an ERROR frame naming no receipt
+// against the oldest unconfirmed tracked send, and gives it up after
+// maxErrorEndsPerSend such ends; owner only.
+func (c *Connection) suspectOldest(err error) {
+	o := &c.own
+	p := o.cache.head
+	if p.epoch != o.epoch {
+		return // never written on the session that ended
+	}
+	p.errorEnds++
+	if p.errorEnds < maxErrorEndsPerSend {
+		return
+	}
+	delete(o.pending, p.id)
+	c.uncache(p)
+	c.finish(p, fmt.Errorf("stompft: tracked send given up: %d sessions in a row ended by an ERROR frame while it was the oldest unconfirmed send: %w", p.errorEnds, err))
+	c.cacheChanged()
+}
+
+// failPending tells whatever waited on the session epoch its fate; owner only.
+func (c *Connection) failPending(epoch uint64, err error) {
+	o := &c.own
 	var se *session.ServerError
 	rejected := errors.As(err, &se) && se.ReceiptID != ""
-	for id, p := range c.pending {
+	for id, p := range o.pending {
 		if p.epoch != epoch {
 			continue
 		}
 		if rejected && id == se.ReceiptID {
 			// The broker refused this frame: a definite failure, not a doubt.
-			delete(c.pending, id)
+			delete(o.pending, id)
 			if p.tracked {
-				c.cache.remove(p)
+				c.uncache(p)
+				c.cacheChanged()
 			}
 			c.finish(p, fmt.Errorf("stompft: broker rejected the send: %w", err))
 			continue
 		}
-		if p.tracked {
-			continue // replayed on the next connection
+		if p.tracked || !p.written {
+			continue // replayed on the next connection / never left
 		}
-		if !p.written {
-			continue // its write failed: the sender retries it, no doubt
-		}
-		delete(c.pending, id)
-		c.stats.inDoubt++
-		c.finish(p, fmt.Errorf("%w: %w", ErrInDoubt, err))
+		delete(o.pending, id)
+		o.stats.inDoubt++
+		c.finish(p, fmt.Errorf("%w: the connection was lost before its receipt: %w", ErrInDoubt, err))
 	}
-	return lostURL
 }
 
-// finish completes p's waiter, if any; c.mu must be held. A tracked send
-// nobody waits for is reported as an event instead: never a silent drop.
+// finish completes p's waiter, if any; owner only. A tracked send nobody
+// waits for is reported as an event instead: never a silent drop.
 func (c *Connection) finish(p *pending, err error) {
 	if p.done != nil {
 		p.done <- err
@@ -480,329 +834,272 @@ func (c *Connection) finish(p *pending, err error) {
 	}
 }
 
-// supervise owns reconnection: exactly one per connection, from the first
-// successful connect to Close or final failure.
-func (c *Connection) supervise() {
-	defer close(c.supDone)
-	for {
-		c.mu.Lock()
-		sess := c.installed
-		c.mu.Unlock()
-		if !c.waitLoss(sess) {
-			return
-		}
-		cause := sess.Err()
-		c.mu.Lock()
-		swapped := c.installed != sess
-		c.mu.Unlock()
-		if swapped {
-			continue // moved on purpose (priority backup, standby)
-		}
-		_ = cause // announced by sessionEnded at the moment of loss
-		c.installMu.Lock()
-		c.mu.Lock()
-		lost := c.cur
-		closing := c.closing
-		taken := c.installed != sess // a waiting sender installed the spare meanwhile
-		c.mu.Unlock()
-		if closing {
-			c.installMu.Unlock()
-			return
-		}
-		if taken {
-			c.installMu.Unlock()
-			continue
-		}
-		def := c.refreshDef()
-		if sp := c.takeSpare(); sp != nil {
-			c.installSpare(sp, lost)
-			c.installMu.Unlock()
-			continue
-		}
-		sched := c.f.scheduler(c.name, c.opts)
-		endReconnect := sched.Reconnecting()
-		newSess, ep, err := c.walk(c.ctx, "reconnect", def.ReconnectPolicy(), &lost, sched)
-		endReconnect()
-		if err != nil {
-			c.installMu.Unlock()
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		closing = c.closing
-		c.mu.Unlock()
-		if closing {
-			c.installMu.Unlock()
-			newSess.Close()
-			return
-		}
-		r := c.install(newSess, ep, nil)
-		c.installMu.Unlock()
-		c.reconnected(ep)
-		c.announce(r)
-	}
-}
-
-// reconnected records and announces a completed reconnect.
-func (c *Connection) reconnected(ep sequential.Endpoint) {
-	c.mu.Lock()
-	down := c.opts.Clock.Now().Sub(c.lostAt)
-	c.stats.reconnects++
-	c.stats.lastDowntime = down
-	c.stats.totalDowntime += down
-	c.mu.Unlock()
-	c.f.metricsReconnected(c.name, ep.String(), down)
-	c.log.WithFields(logrus.Fields{"url": ep.String(), "downtime": down}).Info("reconnected")
-	c.emit(Event{Kind: EventReconnected, URL: ep.String(), Downtime: down})
-}
-
-// fail closes the connection after reconnecting gave up.
-func (c *Connection) fail(err error) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+// onReceipt completes the waiter of a receipt; owner only.
+func (c *Connection) onReceipt(id string) {
+	o := &c.own
+	p, ok := o.pending[id]
+	if !ok {
 		return
 	}
-	c.finalErr = err
-	c.mu.Unlock()
-	c.log.WithError(err).Error("reconnect failed; connection closed")
-	c.emit(Event{Kind: EventFailed, Err: err})
-	c.shutdown(err)
+	delete(o.pending, id)
+	if p.tracked {
+		c.uncache(p)
+		c.cacheChanged()
+	}
+	c.finish(p, nil)
 }
 
-// ---------------------------------------------------------------- waiting
-
-// waitReady returns the live session, waiting (within ctx) for a reconnect.
-func (c *Connection) waitReady(ctx context.Context) (*session.Session, uint64, error) {
-	for {
-		c.mu.Lock()
-		state, sess, epoch, changed := c.state, c.sess, c.epoch, c.changed
-		closing, final := c.closing, c.finalErr
-		c.mu.Unlock()
-		if closing || state == StateClosed {
-			if final != nil {
-				return nil, 0, final
-			}
-			return nil, 0, ErrClosed
+// cacheChanged serves what waited for cache room or an empty cache.
+func (c *Connection) cacheChanged() {
+	o := &c.own
+	if o.sess != nil {
+		c.serveParked()
+	}
+	if o.cache.n == 0 {
+		for _, ch := range o.flushers {
+			ch <- nil
 		}
-		if state == StateConnected && sess != nil {
-			return sess, epoch, nil
-		}
-		if state == StateReconnecting && c.takeSpareFast() {
-			continue
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("%w waiting for a connection (%s): %v", ErrTimeout, state, ctx.Err())
+		o.flushers = nil
+		if o.closing && o.closeTimer != nil {
+			c.finishClose()
 		}
 	}
-}
-
-// sendContext applies the factory's send_timeout to ctx.
-func (c *Connection) sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t := c.def().SendTimeout; t > 0 {
-		return context.WithTimeout(ctx, t)
-	}
-	return context.WithCancel(ctx)
-}
-
-func (c *Connection) newID(prefix string) string {
-	c.mu.Lock()
-	c.nextID++
-	n := c.nextID
-	c.mu.Unlock()
-	return prefix + c.id + "-" + strconv.FormatUint(n, 10)
-}
-
-// onReceipt completes the waiter of a receipt.
-func (c *Connection) onReceipt(id string) {
-	c.mu.Lock()
-	if p, ok := c.pending[id]; ok {
-		delete(c.pending, id)
-		if p.tracked {
-			c.cache.remove(p)
-		}
-		c.finish(p, nil)
-	}
-	c.mu.Unlock()
 }
 
 // ---------------------------------------------------------------- closing
 
-// Close stops reconnecting, waits (bounded) for tracked sends to be
-// confirmed, disconnects gracefully (bounded), closes every subscription
-// channel and returns once no goroutine of the connection is left.
+// Close stops reconnecting, waits (bounded by WithDisconnectTimeout) for
+// tracked sends to be confirmed, disconnects gracefully (bounded), closes
+// every subscription channel and returns once the connection is closed.
 // It returns ErrUnconfirmed when tracked sends were left unconfirmed.
+//
+// Close may be called from an event handler or exception listener: it then
+// returns once the connection is closed, without waiting for the callback
+// it was called from. Otherwise it also waits until queued callbacks have
+// run, so no goroutine of the connection is left.
 func (c *Connection) Close() error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		<-c.supDone
-		return nil
+	reply := make(chan error, 1)
+	c.post(func() { c.beginClose(reply) })
+	<-c.closed
+	var err error
+	select {
+	case err = <-reply:
+	default:
 	}
-	connected := c.state == StateConnected
-	c.mu.Unlock()
-
-	var result error
-	if connected {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.DisconnectTimeout)
-		if err := c.Flush(ctx); err != nil {
-			c.mu.Lock()
-			n := c.cache.n
-			c.mu.Unlock()
-			if n > 0 {
-				result = fmt.Errorf("%w: %d sends had no receipt by Close", ErrUnconfirmed, n)
-			}
-		}
-		cancel()
+	if !c.disp.onDispatcher() {
+		c.disp.close()
 	}
-	c.shutdown(ErrClosed)
-	return result
+	return err
 }
 
-// shutdown is Close's and fail's common end.
-func (c *Connection) shutdown(cause error) {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+// beginClose starts closing; owner only.
+func (c *Connection) beginClose(reply chan error) {
+	o := &c.own
+	if o.closing {
+		reply <- nil
 		return
 	}
-	c.closing = true
-	sess := c.sess
-	if c.probeCancel != nil {
-		c.probeCancel()
+	o.closing = true
+	o.closeResult = nil
+	o.closeReply = reply
+	c.stopHelpers()
+	for _, p := range o.parked {
+		p.fail(ErrClosed)
 	}
-	close(c.quit)
-	c.cancel()
-	c.mu.Unlock()
+	o.parked = nil
+	c.parkedN.Store(0)
+	if o.sess != nil && o.cache.n > 0 {
+		// Receipts keep coming while we wait for the cache to empty.
+		o.closeTimer = time.AfterFunc(c.opts.disconnectTimeout, func() {
+			c.post(func() {
+				if !o.exit && o.closeTimer != nil {
+					c.finishClose()
+				}
+			})
+		})
+		return
+	}
+	c.finishClose()
+}
 
-	if sess != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.DisconnectTimeout)
-		_ = sess.Disconnect(ctx)
-		cancel()
+// finishClose disconnects and tears down; owner only.
+func (c *Connection) finishClose() {
+	o := &c.own
+	if o.closeTimer != nil {
+		o.closeTimer.Stop()
+		o.closeTimer = nil
 	}
-	if cause == ErrClosed {
-		// Close from the application: the supervisor exits on quit.
-		<-c.waitSupervisor()
+	var result error
+	if o.cache.n > 0 {
+		result = fmt.Errorf("%w: %d sends had no receipt by Close", ErrUnconfirmed, o.cache.n)
 	}
-	c.stopExtras()
+	c.shutdown(ErrClosed, true)
+	if o.closeReply != nil {
+		o.closeReply <- result
+		o.closeReply = nil
+	}
+}
 
-	c.mu.Lock()
-	c.sess = nil
-	if c.release != nil {
-		c.release()
-		c.release = nil
+// shutdown is Close's and a final failure's common end; owner only. The
+// owner exits after the current request.
+func (c *Connection) shutdown(cause error, graceful bool) {
+	o := &c.own
+	if o.exit {
+		return
 	}
-	c.setStateLocked(StateClosed)
-	subs := c.subOrder
-	c.subOrder = nil
-	c.subs = map[string]*Subscription{}
-	for _, p := range c.pending {
+	o.closing = true
+	c.stopHelpers()
+	c.live.Store(nil)
+	var final error
+	if !errors.Is(cause, ErrClosed) {
+		final = cause
+	}
+	// Subscriptions end first: what still arrives is dropped, so a reader
+	// paused by a full queue can resume and reach the DISCONNECT receipt.
+	for _, s := range o.subOrder {
+		s.end(final)
+	}
+	empty := map[string]*Subscription{}
+	c.subsMap.Store(&empty)
+	if sess := o.sess; sess != nil {
+		o.sess = nil
+		sess.Resume()
+		if graceful {
+			ctx, cancel := context.WithTimeout(context.Background(), c.opts.disconnectTimeout)
+			_ = sess.Disconnect(ctx)
+			cancel()
+		} else {
+			sess.Close()
+		}
+	}
+	if o.switching != nil {
+		o.switching.to.Close()
+	}
+	if o.spare != nil {
+		o.spare.sess.Close()
+		o.spare = nil
+	}
+	if sp := c.spareSlot.Swap(nil); sp != nil {
+		sp.sess.Close()
+	}
+	if o.release != nil {
+		o.release()
+		o.release = nil
+	}
+	c.setState(StateClosed)
+	closedErr := ErrClosed
+	if !errors.Is(cause, ErrClosed) {
+		closedErr = cause
+	}
+	for _, p := range o.pending {
 		if p.done != nil {
-			p.done <- fmt.Errorf("%w: %v", ErrClosed, cause)
+			if errors.Is(cause, ErrClosed) {
+				p.done <- ErrClosed
+			} else {
+				p.done <- fmt.Errorf("%w: %w", ErrClosed, cause)
+			}
 			p.done = nil
 		}
 	}
-	c.pending = map[string]*pending{}
-	c.mu.Unlock()
-
-	final := cause
-	if final == ErrClosed {
-		final = nil
+	o.pending = map[string]*pending{}
+	for _, p := range o.parked {
+		p.fail(closedErr)
 	}
-	for _, s := range subs {
-		s.close(final)
+	o.parked = nil
+	c.parkedN.Store(0)
+	for _, ch := range o.flushers {
+		ch <- closedErr
 	}
-	c.f.forget(c)
-	c.emit(Event{Kind: EventClosed})
-	c.disp.close()
+	o.flushers = nil
+	if o.connectReply != nil && errors.Is(cause, ErrClosed) {
+		o.connectReply <- ErrClosed
+		o.connectReply = nil
+	}
+	o.exit = true
 }
 
-// waitSupervisor returns a channel closed when the supervisor has exited
-// (at once if it never started).
-func (c *Connection) waitSupervisor() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stats.connects == 0 {
-		ch := make(chan struct{})
-		close(ch)
-		return ch
+// stopHelpers cancels walks, probes and the standby keeper; owner only.
+func (c *Connection) stopHelpers() {
+	o := &c.own
+	if o.walkCancel != nil {
+		o.walkCancel()
+		o.walkCancel = nil
+		o.walkGen++
 	}
-	return c.supDone
+	c.stopProbe()
+	c.stopStandby()
 }
 
 // ---------------------------------------------------------------- info
 
 // CurrentURL returns the URL of the live connection ("" while disconnected).
 func (c *Connection) CurrentURL() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sess == nil {
-		return ""
+	if l := c.live.Load(); l != nil {
+		return l.ep.String()
 	}
-	return c.cur.String()
+	return ""
 }
 
 // ServerInfo returns what the current broker's CONNECTED frame said.
 func (c *Connection) ServerInfo() (session.Info, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sess == nil {
-		return session.Info{}, false
+	if l := c.live.Load(); l != nil {
+		return l.sess.Info(), true
 	}
-	return c.sess.Info(), true
+	return session.Info{}, false
 }
 
 // Stats is a snapshot of a connection's figures.
 type Stats struct {
-	Factory           string
-	URL               string // current URL, "" while disconnected
-	State             string // StateConnecting, StateConnected, StateReconnecting, StateClosed
-	Connects          uint64 // sessions established (first connect + reconnects + switches)
-	Reconnects        uint64
-	Disconnects       uint64
-	FailedAttempts    uint64 // attempts to one URL that failed
-	Sent              uint64 // SEND frames written (replays included)
-	Received          uint64 // messages delivered to subscriptions
-	Acked, Nacked     uint64
-	Replayed          uint64 // tracked sends re-sent after a reconnect
-	DuplicatesDropped uint64
-	InDoubt           uint64 // receipt sends reported with ErrInDoubt
-	InFlight          int    // tracked sends awaiting their receipt
-	CacheBytes        int64  // bytes held by those
-	Subscriptions     int
-	LastDowntime      time.Duration
-	TotalDowntime     time.Duration
-	BytesSent         int64
+	Factory             string
+	URL                 string // current URL, "" while disconnected
+	State               string // StateConnecting, StateConnected, StateReconnecting, StateClosed
+	Connects            uint64 // sessions established (first connect + reconnects + switches)
+	Reconnects          uint64
+	Disconnects         uint64
+	FailedAttempts      uint64 // attempts to one URL that failed
+	Sent                uint64 // SEND frames written (replays included)
+	Received            uint64 // messages delivered to subscriptions
+	Acked, Nacked       uint64
+	Replayed            uint64 // tracked sends re-sent after a reconnect
+	DuplicatesDropped   uint64
+	DuplicatesUnchecked uint64 // DropDuplicates: messages whose id was too long to remember (MaxDedupIDLen)
+	InDoubt             uint64 // receipt sends reported with ErrInDoubt
+	SlowConsumers       uint64 // times a subscription's delivery queue filled up (EventSlowConsumer)
+	Paused              bool   // reading is paused by a full delivery queue
+	InFlight            int    // tracked sends awaiting their receipt
+	CacheBytes          int64  // bytes held by those
+	Subscriptions       int
+	LastDowntime        time.Duration
+	TotalDowntime       time.Duration
+	BytesSent           int64
 }
 
 // Stats returns a snapshot of the connection's figures.
 func (c *Connection) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := Stats{
-		Factory: c.name, State: c.state,
-		Connects: c.stats.connects, Reconnects: c.stats.reconnects, Disconnects: c.stats.disconnects,
-		FailedAttempts: c.stats.failedAttempts, Sent: c.stats.sent, Received: c.stats.received,
-		Acked: c.stats.acked, Nacked: c.stats.nacked, Replayed: c.stats.replayed,
-		DuplicatesDropped: c.stats.dupsDropped, InDoubt: c.stats.inDoubt,
-		InFlight: c.cache.n, CacheBytes: c.cache.bytes, Subscriptions: len(c.subOrder),
-		LastDowntime: c.stats.lastDowntime, TotalDowntime: c.stats.totalDowntime,
-		BytesSent: c.stats.bytesSent,
+	var s Stats
+	if c.call(func() { s = c.snapshot() }) {
+		return s
 	}
-	if c.sess != nil {
-		s.URL = c.cur.String()
-	}
-	return s
+	<-c.closed
+	return c.final
 }
 
-// waitLoss blocks until sess ends (true) or the connection closes (false).
-func (c *Connection) waitLoss(sess *session.Session) bool {
-	select {
-	case <-c.quit:
-		return false
-	case <-sess.Done():
-		return true
+// snapshot builds Stats; owner only.
+func (c *Connection) snapshot() Stats {
+	o := &c.own
+	s := Stats{
+		Factory: c.name, State: o.state,
+		Connects: o.stats.connects, Reconnects: o.stats.reconnects, Disconnects: o.stats.disconnects,
+		FailedAttempts: c.ext.failedAttempts.Load(), Sent: c.ext.sent.Load(), Received: c.ext.received.Load(),
+		Acked: c.ext.acked.Load(), Nacked: c.ext.nacked.Load(), Replayed: o.stats.replayed,
+		DuplicatesDropped: c.ext.dupsDropped.Load(), DuplicatesUnchecked: c.ext.dedupUnchecked.Load(),
+		InDoubt: o.stats.inDoubt, SlowConsumers: o.stats.slowConsumers, Paused: len(o.paused) > 0,
+		InFlight: o.cache.n, CacheBytes: o.cache.bytes, Subscriptions: len(o.subOrder),
+		LastDowntime: o.stats.lastDowntime, TotalDowntime: o.stats.totalDowntime,
+		BytesSent: c.ext.bytesSent.Load(),
 	}
+	if o.sess != nil {
+		s.URL = o.cur.String()
+	}
+	return s
 }

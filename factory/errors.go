@@ -12,9 +12,16 @@ import (
 var (
 	// ErrClosed is returned by calls on a connection after Close.
 	ErrClosed = errors.New("stompft: connection closed")
-	// ErrInDoubt: the frame was written but the connection was lost before
-	// its receipt arrived; the broker may or may not have it.
-	ErrInDoubt = errors.New("stompft: outcome in doubt: written, but the connection was lost before its receipt")
+	// ErrInDoubt: the frame was written but its receipt never came; the
+	// broker may or may not have it. The error wrapping it says what
+	// happened: the connection was lost, the receipt deadline passed, or
+	// reading was paused behind a slow consumer (then ErrSlowConsumer
+	// matches too).
+	ErrInDoubt = errors.New("stompft: outcome in doubt (written, no receipt)")
+	// ErrSlowConsumer: reading from the broker was paused because a
+	// subscription's delivery queue was full (see EventSlowConsumer); a
+	// receipt waited behind that pause.
+	ErrSlowConsumer = errors.New("stompft: reading paused by a slow consumer")
 	// ErrTransactionRolledBack: the connection failed over while the
 	// transaction was open; the broker rolled it back. Re-run it.
 	ErrTransactionRolledBack = errors.New("stompft: transaction rolled back by a failover")
@@ -22,7 +29,8 @@ var (
 	// will redeliver it, so this ack or nack cannot take effect.
 	ErrStaleAck = errors.New("stompft: message arrived on a connection since lost (the broker will redeliver it)")
 	// ErrTimeout: no connection (or no cache room, or no receipt) within the
-	// send timeout or the caller's context.
+	// send timeout or the caller's context deadline. When a caller's context
+	// was cancelled, the error wraps context.Canceled instead.
 	ErrTimeout = errors.New("stompft: timed out")
 	// ErrUnconfirmed: Close found tracked sends whose receipts never came.
 	ErrUnconfirmed = errors.New("stompft: tracked sends left unconfirmed")

@@ -1,7 +1,11 @@
 package factory
 
 import (
+	"bytes"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,14 +24,15 @@ const (
 	EventClosed                              // Close completed
 	EventSendRejected                        // the broker rejected a tracked send (Err)
 	EventSwitched                            // moved to another URL on purpose (priority backup came back)
-	EventConfigReloaded                      // the factories file changed; Err set when the edit was rejected
+	EventConfigReloaded                      // the factories file changed; Err set when the edit was rejected or keys need a restart
+	EventSlowConsumer                        // a subscription's delivery queue filled up (Subscription, Count = its message limit): reading is paused until it drains
 )
 
 var kindNames = map[EventKind]string{
 	EventConnected: "connected", EventDisconnected: "disconnected", EventReconnecting: "reconnecting",
 	EventReconnected: "reconnected", EventResubscribed: "resubscribed", EventReplayed: "replayed",
 	EventFailed: "failed", EventClosed: "closed", EventSendRejected: "send-rejected",
-	EventSwitched: "switched", EventConfigReloaded: "config-reloaded",
+	EventSwitched: "switched", EventConfigReloaded: "config-reloaded", EventSlowConsumer: "slow-consumer",
 }
 
 func (k EventKind) String() string {
@@ -47,8 +52,10 @@ type Event struct {
 	Attempt  int           // Reconnecting: attempt number, from 1
 	Delay    time.Duration // Reconnecting: wait before this attempt (for attempt 1, the drawn spread, which the scheduler shortens when many connections reconnect together)
 	Downtime time.Duration // Reconnected: time since the loss
-	Count    int           // Resubscribed, Replayed
-	Time     time.Time
+	Count    int           // Resubscribed, Replayed; SlowConsumer: the queue's message limit
+	// Subscription is the id of the subscription concerned (SlowConsumer).
+	Subscription string
+	Time         time.Time
 }
 
 // dispatcher runs user callbacks one at a time, in order, on its own
@@ -60,6 +67,7 @@ type dispatcher struct {
 	queue  []func()
 	closed bool
 	done   chan struct{}
+	gid    atomic.Uint64 // the dispatcher goroutine's id
 }
 
 func newDispatcher() *dispatcher {
@@ -79,6 +87,7 @@ func (d *dispatcher) push(fn func()) {
 }
 
 func (d *dispatcher) run() {
+	d.gid.Store(goroutineID())
 	defer close(d.done)
 	for {
 		d.mu.Lock()
@@ -97,11 +106,38 @@ func (d *dispatcher) run() {
 	}
 }
 
-// close lets queued callbacks run, then stops; it waits for that.
-func (d *dispatcher) close() {
+// stop lets queued callbacks run, then ends the goroutine; it does not wait.
+func (d *dispatcher) stop() {
 	d.mu.Lock()
 	d.closed = true
 	d.cond.Signal()
 	d.mu.Unlock()
+}
+
+// close is stop, then waits for the queued callbacks to have run. It must
+// not be called from a callback (see onDispatcher).
+func (d *dispatcher) close() {
+	d.stop()
 	<-d.done
+}
+
+// onDispatcher reports whether the caller is a callback of d: Close called
+// from a callback must not wait for the dispatcher, that is for itself.
+func (d *dispatcher) onDispatcher() bool {
+	return d.gid.Load() == goroutineID()
+}
+
+// goroutineID is the runtime's id of the calling goroutine, read from the
+// first line of its stack trace ("goroutine 42 [running]:"). Go exposes no
+// other way to tell whether code runs on a given goroutine; it is used only
+// by Close, to know whether it was called from an event callback.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,25 +31,17 @@ type Observer interface {
 	Reconnected(factory, url string, downtime time.Duration)
 }
 
-// WithObserver reports connection figures to o. Defaults to none.
-func WithObserver(o Observer) Option {
-	return func(opts *Options) error {
-		opts.observer = o
-		return nil
-	}
-}
-
 // Factory creates failover connections from a factories.conf. It is safe
 // for concurrent use.
 type Factory struct {
 	path string
-	opts Options
+	id   string
+	opts factoryConfig
 
-	mu     sync.RWMutex
-	cfg    *confparse.Config
-	scheds map[string]*attempts.Scheduler
-	conns  map[*Connection]struct{}
-	added  map[string][]sequential.Endpoint // AddServer, per factory name
+	mu    sync.RWMutex
+	cfg   *confparse.Config
+	conns map[*Connection]struct{}
+	added map[string][]sequential.Endpoint // AddServer, per factory name
 
 	watch *watcher
 }
@@ -60,10 +53,10 @@ type Factory struct {
 // use) is logged and ignored. The file must be a regular file (symlinks are
 // followed) of at most MaxConfigFileSize bytes.
 // Pass WithWatch(false) to read it once.
-func Load(path string, opts ...Option) (*Factory, error) {
-	base := GetDefaultOptions()
-	base.Watch = true
-	o, err := applyOptions(base, opts)
+func Load(path string, opts ...FactoryOption) (*Factory, error) {
+	base := defaultFactoryConfig()
+	base.watch = true
+	o, err := applyFactoryOptions(base, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +66,9 @@ func Load(path string, opts ...Option) (*Factory, error) {
 	}
 	f := newFactory(path, cfg, o)
 	for _, w := range cfg.Warnings {
-		o.Logger.Warn(w.String())
+		o.conn.logger.Warn(w.String())
 	}
-	if o.Watch {
+	if o.watch {
 		w, err := newWatcher(f)
 		if err != nil {
 			return nil, fmt.Errorf("stompft: watching %s: %w", path, err)
@@ -86,25 +79,27 @@ func Load(path string, opts ...Option) (*Factory, error) {
 }
 
 // New makes a Factory from an already parsed configuration (no file watching).
-func New(cfg *confparse.Config, opts ...Option) (*Factory, error) {
+func New(cfg *confparse.Config, opts ...FactoryOption) (*Factory, error) {
 	if cfg == nil {
 		return nil, errors.New("stompft: New: nil config")
 	}
-	o, err := applyOptions(GetDefaultOptions(), opts)
+	o, err := applyFactoryOptions(defaultFactoryConfig(), opts)
 	if err != nil {
 		return nil, err
 	}
 	return newFactory(cfg.File, cfg, o), nil
 }
 
-func newFactory(path string, cfg *confparse.Config, o Options) *Factory {
+var factorySeq atomic.Uint64
+
+func newFactory(path string, cfg *confparse.Config, o factoryConfig) *Factory {
 	return &Factory{
-		path:   path,
-		opts:   o,
-		cfg:    cfg,
-		scheds: map[string]*attempts.Scheduler{},
-		conns:  map[*Connection]struct{}{},
-		added:  map[string][]sequential.Endpoint{},
+		path:  path,
+		id:    strconv.FormatUint(factorySeq.Add(1), 10),
+		opts:  o,
+		cfg:   cfg,
+		conns: map[*Connection]struct{}{},
+		added: map[string][]sequential.Endpoint{},
 	}
 }
 
@@ -146,43 +141,36 @@ func (f *Factory) definition(name string) *confparse.Factory {
 
 // CreateConnection connects to the named factory's brokers with its connect
 // policy and returns a connection that survives failover.
-func (f *Factory) CreateConnection(name string, opts ...Option) (*Connection, error) {
+func (f *Factory) CreateConnection(name string, opts ...ConnectionOption) (*Connection, error) {
 	return f.CreateConnectionContext(context.Background(), name, opts...)
 }
 
-// CreateConnectionContext is CreateConnection bounded by ctx. Options given
-// here override the factory's for this connection.
-func (f *Factory) CreateConnectionContext(ctx context.Context, name string, opts ...Option) (*Connection, error) {
+// CreateConnectionContext is CreateConnection bounded by ctx: when ctx
+// ends first the error wraps ctx.Err(). Options given here override the
+// factory's for this connection.
+func (f *Factory) CreateConnectionContext(ctx context.Context, name string, opts ...ConnectionOption) (*Connection, error) {
 	def, err := f.Definition(name)
 	if err != nil {
 		return nil, err
 	}
-	o, err := applyOptions(f.opts, opts)
+	o, err := applyConnectionOptions(f.opts.conn, opts)
 	if err != nil {
 		return nil, err
 	}
 	c := newConnection(f, name, def, o)
-	c.lastDef = def
 	f.mu.Lock()
 	// Registered under the same lock as Reload's check, so a reload that
 	// drops name either happened before (unknown factory) or sees c in use.
 	if _, ok := f.cfg.Factory(name); !ok {
 		err := fmt.Errorf("%w %q in %s", ErrUnknownFactory, name, f.cfgName())
 		f.mu.Unlock()
-		c.shutdown(err)
+		c.discard()
 		return nil, err
-	}
-	for _, ep := range f.added[name] {
-		_ = c.walker.AddServer(ep)
 	}
 	f.conns[c] = struct{}{}
 	f.mu.Unlock()
-	if err := c.connect(ctx); err != nil {
-		c.shutdown(err)
+	if err := c.start(ctx); err != nil {
 		return nil, err
-	}
-	if def.PriorityBackup || def.Backup {
-		c.startExtras()
 	}
 	return c, nil
 }
@@ -199,15 +187,17 @@ func (f *Factory) AddServer(name, url string) error {
 		return err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.added[name] = append(f.added[name], ep)
+	var conns []*Connection
 	for c := range f.conns {
 		if c.name == name {
-			if err := c.walker.AddServer(ep); err != nil {
-				return err
-			}
+			conns = append(conns, c)
 		}
 	}
-	f.added[name] = append(f.added[name], ep)
+	f.mu.Unlock()
+	for _, c := range conns {
+		c.post(func() { _ = c.own.walker.AddServer(ep) })
+	}
 	return nil
 }
 
@@ -234,26 +224,6 @@ func (f *Factory) forget(c *Connection) {
 	f.mu.Lock()
 	delete(f.conns, c)
 	f.mu.Unlock()
-}
-
-// scheduler returns the reconnect scheduler for a factory: the one given by
-// WithScheduler, else one per factory name with its scheduler_* limits.
-func (f *Factory) scheduler(name string, o Options) *attempts.Scheduler {
-	if o.Scheduler != nil {
-		return o.Scheduler
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s, ok := f.scheds[name]; ok {
-		return s
-	}
-	d, ok := f.cfg.Factory(name)
-	if !ok {
-		return attempts.DefaultScheduler()
-	}
-	s := attempts.NewScheduler(d.SchedulerConfig(), o.Clock)
-	f.scheds[name] = s
-	return s
 }
 
 func (f *Factory) metricsConnected(name, url string) {
@@ -310,7 +280,7 @@ func Default() (*Factory, error) {
 }
 
 // CreateConnection creates a connection from the default factory.
-func CreateConnection(name string, opts ...Option) (*Connection, error) {
+func CreateConnection(name string, opts ...ConnectionOption) (*Connection, error) {
 	f, err := Default()
 	if err != nil {
 		return nil, err
@@ -324,21 +294,21 @@ var sessSeq atomic.Uint64
 
 // dialOne is one attempt to one URL: TCP dial, TLS handshake and
 // CONNECT→CONNECTED, all within the attempt timeout.
-func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeout time.Duration) (*session.Session, error) {
-	// The attempt timeout's default is applied by confparse (one layer);
-	// a definition built in code with 0 is bounded by ctx alone.
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, timeout)
+func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep sequential.Endpoint, timeout time.Duration) (*session.Session, error) {
+	// The parser applies the attempt timeout's default (one layer, shown by
+	// confcheck); a definition assembled by hand without it is still
+	// bounded, never left to the caller's context alone.
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
 	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	def := c.def()
-	nc, err := c.opts.Dial(actx, "tcp", ep.Address())
+	nc, err := c.opts.dial(actx, "tcp", ep.Address())
 	if err != nil {
 		return nil, err
 	}
 	if ep.Scheme == sequential.SchemeSSL {
-		cfg, err := tlsConfig(c.opts.TLSConfig, def, ep)
+		cfg, err := tlsConfig(c.opts.tlsConfig, def, ep)
 		if err != nil {
 			_ = nc.Close()
 			return nil, attempts.Permanent(err)
@@ -354,7 +324,7 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 		nc = tc
 	}
 	epoch := sessSeq.Add(1)
-	var done atomic.Pointer[session.Session]
+	var self atomic.Pointer[session.Session]
 	scfg := session.Config{
 		Host:          def.VHost,
 		Login:         def.Login,
@@ -376,14 +346,12 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 	}
 	cb := session.Callbacks{
 		Message: func(f *frame.Frame) {
-			s := done.Load()
-			if s == nil {
-				return
+			if s := self.Load(); s != nil {
+				c.deliver(epoch, s, f)
 			}
-			c.onMessage(epoch, s.Done(), f)
 		},
-		Receipt: c.onReceipt,
-		End:     func(err error) { c.sessionEnded(epoch, err) },
+		Receipt: func(id string) { c.post(func() { c.onReceipt(id) }) },
+		End:     func(err error) { c.post(func() { c.sessionEnded(epoch, err) }) },
 	}
 	sess, err := session.Connect(actx, nc, scfg, cb)
 	if err != nil {
@@ -393,11 +361,9 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 		}
 		return nil, err
 	}
-	done.Store(sess)
+	self.Store(sess)
 	return sess, nil
 }
-
-func sessEpoch(s *session.Session) uint64 { return s.Tag() }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -74,3 +74,45 @@ func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
 		t.Fatalf("got %q", m.Body)
 	}
 }
+
+// An unread subscription (below its queue limit) must not hide a frozen
+// broker: the reader keeps reading, so heart-beat silence is still seen.
+func TestFrozenBrokerIsDetectedWithAnUnreadSubscription(t *testing.T) {
+	verifyNoLeaks(t)
+	primary := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	backup := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	px, err := faultproxy.New(primary.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2")
+	rec := newRecorder()
+	f := load(t, conf("tcp://"+px.Addr()+","+backup.URL(), keys...), rec.option())
+	c := connect(t, f)
+	if _, err := c.Subscribe("/queue/unread", stomp.AckAuto); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ { // past C's 64, below the queue's 1000
+		if err := c.Send("/queue/unread", "", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Send("/queue/other", "", []byte("sync"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := c.ServerInfo()
+	frozeAt := time.Now()
+	px.BlackholeAll()
+	ev, _ := rec.wait(t, EventDisconnected, 0)
+	detected := time.Since(frozeAt)
+	if !errors.Is(ev.Err, ErrHeartbeatTimeout) {
+		t.Fatalf("loss cause %v, want ErrHeartbeatTimeout", ev.Err)
+	}
+	bound := time.Duration(float64(info.RecvBeat) * 2)
+	t.Logf("bound %v, detected after %v", bound, detected)
+	if detected > 20*bound {
+		t.Fatalf("detection took %v with an unread subscription, bound %v", detected, bound)
+	}
+}

@@ -80,9 +80,9 @@ var fastReconnect = []string{
 	"send_timeout = 15000",
 }
 
-func load(t *testing.T, body string, opts ...Option) *Factory {
+func load(t *testing.T, body string, opts ...FactoryOption) *Factory {
 	t.Helper()
-	f, err := Load(writeConf(t, body), append([]Option{WithWatch(false)}, opts...)...)
+	f, err := Load(writeConf(t, body), append([]FactoryOption{WithWatch(false)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func load(t *testing.T, body string, opts ...Option) *Factory {
 	return f
 }
 
-func connect(t *testing.T, f *Factory, opts ...Option) *Connection {
+func connect(t *testing.T, f *Factory, opts ...ConnectionOption) *Connection {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()

@@ -2,6 +2,7 @@ package factory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -17,54 +18,63 @@ type Transaction struct {
 	id    string
 	epoch uint64
 
-	mu   sync.Mutex
-	done bool
+	mu         sync.Mutex
+	done       bool
+	rolledBack bool // a failover rolled it back: Abort succeeds locally
 }
 
 // ID returns the transaction id.
 func (tx *Transaction) ID() string { return tx.id }
 
-// Begin starts a transaction, waiting for a reconnect within the send timeout.
+// Begin starts a transaction, waiting for a reconnect within the send
+// timeout (send_timeout = 0: bounded by nothing but Close; use BeginContext).
 func (c *Connection) Begin() (*Transaction, error) {
 	return c.BeginContext(context.Background())
 }
 
 // BeginContext is Begin bounded by ctx as well.
 func (c *Connection) BeginContext(ctx context.Context) (*Transaction, error) {
-	ctx, cancel := c.sendContext(ctx)
+	ctx, cancel := c.sendContext(ctx, c.def())
 	defer cancel()
-	for {
-		sess, epoch, err := c.waitReady(ctx)
-		if err != nil {
-			return nil, err
+	tx := &Transaction{c: c, id: c.newID("tx-")}
+	reply := make(chan error, 1)
+	p := &parked{ctx: ctx, fail: func(err error) { reply <- err }}
+	p.try = func() bool {
+		o := &c.own
+		if o.sess == nil {
+			return false
 		}
-		tx := &Transaction{c: c, id: c.newID("tx-"), epoch: epoch}
-		if err := sess.Write(frame.New(frame.BEGIN, frame.Transaction, tx.id)); err != nil {
-			continue // nothing began; try on the next connection
+		if err := o.sess.Write(frame.New(frame.BEGIN, frame.Transaction, tx.id)); err != nil {
+			return false // nothing began; try on the next connection
 		}
-		return tx, nil
+		tx.epoch = o.epoch
+		reply <- nil
+		return true
 	}
+	if err := c.await(ctx, p, reply); err != nil {
+		return nil, err
+	}
+	return tx, nil
 }
 
-// live returns the session if the transaction's connection is still the current one.
-func (tx *Transaction) live() (sessionWriter, error) {
+// live returns the session if the transaction's connection is still the
+// current one.
+func (tx *Transaction) live() (*liveSession, error) {
 	tx.mu.Lock()
-	done := tx.done
+	done, rolledBack := tx.done, tx.rolledBack
 	tx.mu.Unlock()
+	if rolledBack {
+		return nil, ErrTransactionRolledBack
+	}
 	if done {
 		return nil, fmt.Errorf("stompft: transaction %s already finished", tx.id)
 	}
-	c := tx.c
-	c.mu.Lock()
-	sess, epoch := c.sess, c.epoch
-	c.mu.Unlock()
-	if sess == nil || epoch != tx.epoch {
+	l := tx.c.live.Load()
+	if l == nil || l.epoch != tx.epoch {
 		return nil, ErrTransactionRolledBack
 	}
-	return sess, nil
+	return l, nil
 }
-
-type sessionWriter interface{ Write(*frame.Frame) error }
 
 // Send sends a message in the transaction (never tracked: the transaction
 // itself is the unit of replay).
@@ -75,14 +85,14 @@ func (tx *Transaction) Send(destination, contentType string, body []byte, opts .
 	}
 	f.Header.Del(frame.Receipt)
 	f.Header.Set(frame.Transaction, tx.id)
-	sess, err := tx.live()
+	l, err := tx.live()
 	if err != nil {
 		return err
 	}
-	if err := sess.Write(f); err != nil {
-		return fmt.Errorf("%w: %v", ErrTransactionRolledBack, err)
+	if err := l.sess.Write(f); err != nil {
+		return fmt.Errorf("%w: %w", ErrTransactionRolledBack, err)
 	}
-	tx.c.countSent(f)
+	tx.c.countSent(f, l.ep)
 	return nil
 }
 
@@ -110,38 +120,36 @@ func (tx *Transaction) CommitContext(ctx context.Context) error {
 	return tx.finish(ctx, frame.COMMIT)
 }
 
-// Abort rolls the transaction back. After a failover it succeeds locally:
-// the broker already rolled it back.
+// Abort rolls the transaction back. After a failover it succeeds locally
+// (returns nil): the broker already rolled it back. That holds after a
+// Commit that returned ErrTransactionRolledBack, too.
 func (tx *Transaction) Abort() error {
 	err := tx.finish(context.Background(), frame.ABORT)
-	if err == ErrTransactionRolledBack {
+	if errors.Is(err, ErrTransactionRolledBack) {
 		return nil
 	}
 	return err
 }
 
 func (tx *Transaction) finish(ctx context.Context, cmd string) error {
-	sess, err := tx.live()
+	_, err := tx.live()
 	tx.mu.Lock()
 	tx.done = true
+	if errors.Is(err, ErrTransactionRolledBack) {
+		tx.rolledBack = true
+	}
 	tx.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	c := tx.c
-	ctx, cancel := c.sendContext(ctx)
+	ctx, cancel := c.sendContext(ctx, c.def())
 	defer cancel()
-	id := c.newID("r-")
-	done := make(chan error, 1)
-	p := &pending{id: id, epoch: tx.epoch, done: done, written: true}
-	c.mu.Lock()
-	c.pending[id] = p
-	c.mu.Unlock()
-	if err := sess.Write(frame.New(cmd, frame.Transaction, tx.id, frame.Receipt, id)); err != nil {
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return fmt.Errorf("%w: %v", ErrTransactionRolledBack, err)
+	err = c.sendWithReceipt(ctx, frame.New(cmd, frame.Transaction, tx.id), tx.epoch)
+	if errors.Is(err, ErrTransactionRolledBack) {
+		tx.mu.Lock()
+		tx.rolledBack = true
+		tx.mu.Unlock()
 	}
-	return c.awaitReceipt(ctx, p, done)
+	return err
 }

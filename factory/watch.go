@@ -65,7 +65,7 @@ func newWatcher(f *Factory) (*watcher, error) {
 		_ = fw.Close()
 		return nil, err
 	}
-	clock := f.opts.Clock
+	clock := f.opts.conn.clock
 	if clock == nil {
 		clock = attempts.SystemClock
 	}
@@ -128,7 +128,7 @@ func (w *watcher) run() {
 			if !ok {
 				return
 			}
-			w.f.opts.Logger.WithError(err).Warn("watching factories file")
+			w.f.opts.conn.logger.WithError(err).Warn("watching factories file")
 		case <-fire:
 			fire, timer = nil, nil
 			r := readConf(w.f.path)
@@ -236,7 +236,7 @@ func (f *Factory) apply(data []byte, readErr error) error {
 		conns = append(conns, c)
 	}
 	f.mu.Unlock()
-	log := f.opts.Logger.WithField("file", f.path)
+	log := f.opts.conn.logger.WithField("file", f.path)
 	if err != nil {
 		var list confparse.ErrorList
 		if errors.As(err, &list) {
@@ -253,7 +253,7 @@ func (f *Factory) apply(data []byte, readErr error) error {
 		log.Info("factories file reloaded")
 	}
 	for _, c := range conns {
-		c.emit(Event{Kind: EventConfigReloaded, Err: err})
+		c.reloaded(err)
 	}
 	return err
 }

@@ -49,7 +49,7 @@ type probeResult struct {
 // heart-beats, TLS keys, connect_attempt_timeout). Each attempt is a
 // CreateConnection on a copy of the factory reduced to that one URL and a
 // single attempt, so it is exactly what the factory does for that URL.
-func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts ...factory.Option) ([]probeResult, error) {
+func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts ...factory.FactoryOption) ([]probeResult, error) {
 	def, ok := cfg.Factory(name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q in %s", factory.ErrUnknownFactory, name, cfg.File)
@@ -61,7 +61,7 @@ func probeFactory(ctx context.Context, cfg *confparse.Config, name string, opts 
 	return out, nil
 }
 
-func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory, ep sequential.Endpoint, opts []factory.Option) probeResult {
+func probeOne(ctx context.Context, cfg *confparse.Config, def *confparse.Factory, ep sequential.Endpoint, opts []factory.FactoryOption) probeResult {
 	r := probeResult{URL: ep.String(), TLS: tlsNone}
 	one := *def
 	one.URL = ep.String()

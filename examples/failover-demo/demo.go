@@ -131,7 +131,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (summary, error) {
 		p.linef("stop and start them yourself while it runs to watch the connections fail over")
 	}
 
-	opts := []factory.Option{factory.WithWatch(false)}
+	opts := []factory.FactoryOption{factory.WithWatch(false)}
 	if cfg.Logger != nil {
 		opts = append(opts, factory.WithLogger(cfg.Logger))
 	}

@@ -238,7 +238,7 @@ func isTimeout(err error) bool {
 }
 
 // stormFactory makes the factory of one storm run.
-func stormFactory(tr, primary, backup, certFile string, pol stormPolicy, d *countingDialer, onEvent func(factory.Event)) (*factory.Factory, []factory.Option, error) {
+func stormFactory(tr, primary, backup, certFile string, pol stormPolicy, d *countingDialer, onEvent func(factory.Event)) (*factory.Factory, []factory.ConnectionOption, error) {
 	scheme := "tcp://"
 	kv := []string{
 		"connect_attempt_count = 5",
@@ -262,7 +262,7 @@ func stormFactory(tr, primary, backup, certFile string, pol stormPolicy, d *coun
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := []factory.Option{factory.WithDialer(d.dial)}
+	opts := []factory.ConnectionOption{factory.WithDialer(d.dial)}
 	if pol.unthrottled {
 		opts = append(opts, factory.WithScheduler(unlimited()))
 	}
@@ -273,7 +273,7 @@ func stormFactory(tr, primary, backup, certFile string, pol stormPolicy, d *coun
 }
 
 // openAll opens n connections with bounded concurrency.
-func openAll(f *factory.Factory, opts []factory.Option, n, workers int) ([]*factory.Connection, error) {
+func openAll(f *factory.Factory, opts []factory.ConnectionOption, n, workers int) ([]*factory.Connection, error) {
 	conns := make([]*factory.Connection, n)
 	var wg sync.WaitGroup
 	var firstErr error

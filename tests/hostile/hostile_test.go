@@ -171,7 +171,7 @@ heartbeat = 0,0
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f, func(ctx context.Context) (*factory.Connection, error) {
-		var opts []factory.Option
+		var opts []factory.ConnectionOption
 		if onEvent != nil {
 			opts = append(opts, factory.WithEventHandler(onEvent))
 		}

@@ -76,10 +76,10 @@ func replaceConf(t *testing.T, path, body string) {
 
 // load is factory.Load of a written file, not watched unless opts say so,
 // closed at the end of the test.
-func load(t *testing.T, body string, opts ...factory.Option) (*factory.Factory, string) {
+func load(t *testing.T, body string, opts ...factory.FactoryOption) (*factory.Factory, string) {
 	t.Helper()
 	path := writeConf(t, body)
-	f, err := factory.Load(path, append([]factory.Option{factory.WithWatch(false)}, opts...)...)
+	f, err := factory.Load(path, append([]factory.FactoryOption{factory.WithWatch(false)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func load(t *testing.T, body string, opts ...factory.Option) (*factory.Factory, 
 }
 
 // connect creates a connection within limit and closes it at the end.
-func connect(t *testing.T, f *factory.Factory, name string, limit time.Duration, opts ...factory.Option) *factory.Connection {
+func connect(t *testing.T, f *factory.Factory, name string, limit time.Duration, opts ...factory.ConnectionOption) *factory.Connection {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
