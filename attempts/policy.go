@@ -117,6 +117,12 @@ type Policy struct {
 	// the Jitter mode: nats.go's ReconnectJitter (ReconnectWait 2s plus up
 	// to 100ms is Delay 2s, AddJitter 100ms). 0 = none.
 	AddJitter time.Duration
+
+	// Probe bounds the TCP connect of a reconnect's attempts until a
+	// storm signal (see Episode): a SYN unanswered that long is abandoned
+	// and counts as the signal. 0 = no bound beyond Timeout. Delays does
+	// not use it.
+	Probe time.Duration
 }
 
 // Policy errors; Validate wraps them with the offending value.
@@ -156,6 +162,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: budget %v", ErrNegative, p.Budget)
 	case p.AddJitter < 0:
 		return fmt.Errorf("%w: added jitter %v", ErrNegative, p.AddJitter)
+	case p.Probe < 0:
+		return fmt.Errorf("%w: probe %v", ErrNegative, p.Probe)
 	case math.IsNaN(p.Multiplier) || math.IsInf(p.Multiplier, 0) || (p.Multiplier != 0 && p.Multiplier < 1):
 		return fmt.Errorf("%w, got %v", ErrMultiplier, p.Multiplier)
 	}
@@ -181,6 +189,7 @@ func (p Policy) Delays(r Rand) *Delays {
 	p.MaxDelay = max(p.MaxDelay, 0)
 	p.Spread = max(p.Spread, 0)
 	p.AddJitter = max(p.AddJitter, 0)
+	p.Probe = max(p.Probe, 0)
 	if !(p.Multiplier >= 1) || math.IsInf(p.Multiplier, 0) {
 		p.Multiplier = 1
 	}

@@ -251,11 +251,18 @@ func (s *Scheduler) Config() SchedulerConfig {
 // Ticket is one admitted attempt. Done must be called exactly once; later
 // calls are ignored.
 type Ticket struct {
-	s     *Scheduler
-	start time.Time
-	epoch uint64
-	once  sync.Once
+	s      *Scheduler
+	start  time.Time
+	epoch  uint64
+	once   sync.Once
+	queued bool
 }
+
+// Queued reports whether Acquire could not admit the attempt at once: the
+// window or the rate was already taken, so many connections of this
+// process are reconnecting together. Episode.Report takes it as a storm
+// signal.
+func (t *Ticket) Queued() bool { return t != nil && t.queued }
 
 // Acquire blocks until an attempt may start, or ctx is done (then it
 // returns ctx.Err()). Callers are admitted in arrival order. Done must be
@@ -270,6 +277,7 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 	w := &waiter{wake: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
+	queued := false
 	for {
 		now := s.clock.Now()
 		var wait time.Duration
@@ -277,12 +285,14 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 			var t *Ticket
 			t, wait = s.tryLocked(now)
 			if t != nil {
+				t.queued = queued
 				s.queue = s.queue[1:]
 				s.wakeHeadLocked() // the next in line may be admissible too
 				s.mu.Unlock()
 				return t, nil
 			}
 		}
+		queued = true
 		ch := w.wake
 		s.mu.Unlock()
 

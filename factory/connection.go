@@ -238,14 +238,14 @@ func (c *Connection) connect(ctx context.Context) error {
 // walk runs passes over the URL list until a session is up, the policy or
 // its budget is exhausted, an error is permanent, or ctx ends.
 func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy, lost *sequential.Endpoint, sched *attempts.Scheduler) (*session.Session, sequential.Endpoint, error) {
-	delays := pol.Delays(c.opts.Rand)
+	episode := pol.Episode(c.opts.Rand)
 	var deadline time.Time
 	if pol.Budget > 0 {
 		deadline = c.opts.Clock.Now().Add(pol.Budget)
 	}
-	cerr := &ConnectError{Factory: c.name, Phase: phase}
+	cerr := &ConnectError{Factory: c.name, Phase: phase, Count: pol.Count}
 	for {
-		d, ok := delays.Next()
+		d, ok := episode.Next()
 		if !ok {
 			return nil, sequential.Endpoint{}, cerr
 		}
@@ -253,16 +253,13 @@ func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy
 			cerr.Budget = true
 			return nil, sequential.Endpoint{}, cerr
 		}
-		attempt := delays.Attempt()
-		if phase == "reconnect" {
-			c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: d})
-			c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": d}).Info("reconnecting")
-		}
+		attempt := episode.Attempt()
+		waitStart := c.opts.Clock.Now()
 		wait := attempts.Wait
-		if attempt == 1 && sched != nil {
-			// The first reconnect's spread shrinks when many of this
-			// factory's connections lost their server together: the
-			// scheduler's window paces those (see Scheduler.WaitSpread).
+		if episode.Spreading() && sched != nil {
+			// The spread after a storm signal shrinks when many of this
+			// factory's connections reconnect together: the scheduler's
+			// window paces those (see Scheduler.WaitSpread).
 			wait = sched.WaitSpread
 		}
 		if err := wait(ctx, c.opts.Clock, d); err != nil {
@@ -270,7 +267,7 @@ func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy
 			return nil, sequential.Endpoint{}, cerr
 		}
 		cerr.Passes++
-		for _, ep := range c.chooser.Pass(lost) {
+		for i, ep := range c.chooser.Pass(lost) {
 			var ticket *attempts.Ticket
 			if sched != nil {
 				t, err := sched.Acquire(ctx)
@@ -280,10 +277,18 @@ func (c *Connection) walk(ctx context.Context, phase string, pol attempts.Policy
 				}
 				ticket = t
 			}
-			sess, err := c.dialOne(ctx, ep, pol.Timeout)
-			if ticket != nil {
-				ticket.Done(outcome(err))
+			if i == 0 && phase == "reconnect" {
+				// Announced as the pass starts, with the wait that happened
+				// (spread division and scheduler queueing included).
+				waited := c.opts.Clock.Now().Sub(waitStart)
+				c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: waited, Drawn: d})
+				c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": waited, "drawn": d}).Info("reconnecting")
 			}
+			start := c.opts.Clock.Now()
+			sess, err := c.dialOne(ctx, ep, pol.Timeout, episode.ConnectBound())
+			o := outcome(err)
+			ticket.Done(o)
+			episode.Report(o, c.opts.Clock.Now().Sub(start), ticket.Queued())
 			if err == nil {
 				return sess, ep, nil
 			}

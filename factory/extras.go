@@ -66,7 +66,7 @@ func (c *Connection) priorityLoop() {
 		if err != nil {
 			return
 		}
-		sess, err := c.dialOne(c.ctx, pref, def.Reconnect.Timeout)
+		sess, err := c.dialOne(c.ctx, pref, def.Reconnect.Timeout, 0)
 		ticket.Done(outcome(err))
 		if err != nil {
 			c.log.WithField("url", pref.String()).WithError(err).Debug("preferred broker not back yet")
@@ -150,7 +150,7 @@ func (c *Connection) standbyLoop() {
 			t.Stop()
 			continue
 		}
-		sess, err := c.dialOne(c.ctx, *target, def.Reconnect.Timeout)
+		sess, err := c.dialOne(c.ctx, *target, def.Reconnect.Timeout, 0)
 		if err != nil {
 			if attempts.Wait(c.ctx, c.opts.Clock, max(def.Reconnect.Delay, minProbeInterval)) != nil {
 				return

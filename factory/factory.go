@@ -313,15 +313,24 @@ var sessSeq atomic.Uint64
 
 // dialOne is one attempt to one URL: TCP dial, TLS handshake and
 // CONNECT→CONNECTED, all within the attempt timeout.
-func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeout time.Duration) (*session.Session, error) {
+func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeout, connectBound time.Duration) (*session.Session, error) {
 	if timeout <= 0 {
 		timeout = DefaultAttemptTimeout
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	def := c.def()
-	nc, err := c.opts.Dial(actx, "tcp", ep.Address())
+	dctx := actx
+	if connectBound > 0 {
+		var dcancel context.CancelFunc
+		dctx, dcancel = context.WithTimeout(actx, connectBound)
+		defer dcancel()
+	}
+	nc, err := c.opts.Dial(dctx, "tcp", ep.Address())
 	if err != nil {
+		if connectBound > 0 && dctx.Err() != nil && actx.Err() == nil {
+			return nil, fmt.Errorf("TCP connect unanswered after %v, abandoned: %w (%w)", connectBound, err, context.DeadlineExceeded)
+		}
 		return nil, err
 	}
 	if ep.Scheme == sequential.SchemeSSL {
