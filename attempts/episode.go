@@ -1,6 +1,14 @@
 package attempts
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrAbandoned marks a TCP connect given up at the Episode's probe bound
+// (Policy.Probe) with its SYN unanswered; callers wrap it and report the
+// attempt as Abandoned.
+var ErrAbandoned = errors.New("TCP connect abandoned: SYN unanswered past the probe bound")
 
 // DefaultProbe bounds the TCP connect of the attempts a reconnect makes
 // before any storm signal (Policy.Probe): a SYN still unanswered after
@@ -52,6 +60,7 @@ type Episode struct {
 	storm  *Delays // spread, then back-off, once a signal was seen
 	n      int     // passes handed out
 	signal bool    // a storm signal was reported
+	loaded bool    // a server showed load: refused, timed out or slow
 	spread bool    // the last wait handed out is the spread draw
 	spent  bool    // the budget ran out
 }
@@ -119,12 +128,12 @@ func (e *Episode) Spreading() bool { return e.spread }
 
 // ConnectBound is the bound on each TCP connect of the current pass:
 // Policy.Probe until a storm signal, then 0 (only the attempt's Timeout
-// bounds it). A connect abandoned at the bound is reported as TimedOut,
+// bounds it). A connect abandoned at the bound is reported as Abandoned,
 // a storm signal: the attempt cost the server nothing, and the client's
 // next try is spread instead of joining the kernel's retransmits in lock
 // step with every other client that lost the same server.
 func (e *Episode) ConnectBound() time.Duration {
-	if e.signal {
+	if e.loaded {
 		return 0
 	}
 	return e.p.Probe
@@ -133,11 +142,13 @@ func (e *Episode) ConnectBound() time.Duration {
 // Report records how one attempt to one URL ended: its outcome, how long
 // it took (from the start of the dial to its end) and whether the
 // Scheduler queued it (Ticket.Queued). Refused, TimedOut, a failure after
-// more than StormSlowAttempt, and a queued attempt are storm signals.
+// more than StormSlowAttempt, Abandoned, and a queued attempt are storm
+// signals.
 func (e *Episode) Report(o Outcome, took time.Duration, queued bool) {
 	switch {
-	case o == Refused, o == TimedOut, queued,
-		o != Success && took > StormSlowAttempt:
+	case o == Refused, o == TimedOut, o == Abandoned, o != Success && took > StormSlowAttempt:
+		e.signal, e.loaded = true, true
+	case queued:
 		e.signal = true
 	}
 }

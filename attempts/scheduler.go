@@ -113,6 +113,11 @@ const (
 	Refused                 // connection refused or reset: the server is full
 	TimedOut                // the attempt died on its timeout
 	Failed                  // anything else, e.g. permanent/ERROR: not congestion
+	// Abandoned: the TCP connect was given up at the Episode's probe bound
+	// (Policy.Probe), its SYN unanswered: it cost the server nothing, and
+	// is counted apart from TimedOut, but it is congestion all the same (a
+	// full accept queue drops SYNs).
+	Abandoned
 )
 
 // String returns the outcome's name.
@@ -126,6 +131,8 @@ func (o Outcome) String() string {
 		return "timedout"
 	case Failed:
 		return "failed"
+	case Abandoned:
+		return "abandoned"
 	}
 	return "outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -140,7 +147,8 @@ func (o Outcome) String() string {
 // start (until the first congestion signal) every quick success adds one
 // slot and rate/limit, doubling both per round; afterwards every quick
 // success adds RateIncrease to the rate and 1/limit to the limit (one slot
-// per round); a refusal, a timeout or a handshake slower than SlowHandshake
+// per round); a refusal, a timeout (Abandoned included) or a handshake
+// slower than SlowHandshake
 // multiplies both by Decrease and ends slow start. Only attempts admitted
 // after the last decrease can cause the next one, so a burst of failures
 // from one overloaded round halves once, not once per failure. Failed
@@ -186,6 +194,7 @@ type SchedulerStats struct {
 	Refused   uint64
 	TimedOut  uint64
 	Failed    uint64
+	Abandoned uint64 // connects given up at the probe bound
 	Slow      uint64 // successes slower than SlowHandshake
 	Decreases uint64 // multiplicative decreases applied
 }
@@ -414,6 +423,9 @@ func (s *Scheduler) done(t *Ticket, o Outcome) {
 		congested = true
 	case TimedOut:
 		s.stats.TimedOut++
+		congested = true
+	case Abandoned:
+		s.stats.Abandoned++
 		congested = true
 	default:
 		s.stats.Failed++

@@ -315,6 +315,8 @@ func outcome(err error) attempts.Outcome {
 		return attempts.Success
 	case attempts.IsPermanent(err):
 		return attempts.Failed
+	case errors.Is(err, attempts.ErrAbandoned):
+		return attempts.Abandoned
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return attempts.TimedOut
 	case isRefused(err):

@@ -329,7 +329,7 @@ func (c *Connection) dialOne(ctx context.Context, ep sequential.Endpoint, timeou
 	nc, err := c.opts.Dial(dctx, "tcp", ep.Address())
 	if err != nil {
 		if connectBound > 0 && dctx.Err() != nil && actx.Err() == nil {
-			return nil, fmt.Errorf("TCP connect unanswered after %v, abandoned: %w (%w)", connectBound, err, context.DeadlineExceeded)
+			return nil, fmt.Errorf("%w after %v: %w", attempts.ErrAbandoned, connectBound, err)
 		}
 		return nil, err
 	}
