@@ -157,3 +157,36 @@ func TestDefaultMeetsGoal(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultModelsTheStormSignalRule: the default row is the client the
+// factory is: every client's first attempt goes at once (the whole fleet
+// in the first bin, where the spread-first rule puts a fraction); in
+// linux-drop, each first SYN the full queue dropped is abandoned at the
+// probe (one per client that did not fit), and no later one is.
+func TestDefaultModelsTheStormSignalRule(t *testing.T) {
+	for _, cfg := range quickConfigs(2000) {
+		t.Run(cfg.Overflow.String(), func(t *testing.T) {
+			def, err := Run(Default(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := Run(Named{Name: "old", Policy: DefaultPolicy()}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if def.Arrivals[0] < int32(cfg.Clients) {
+				t.Errorf("default: %d arrivals in the first bin, want all %d", def.Arrivals[0], cfg.Clients)
+			}
+			if old.Arrivals[0] >= int32(cfg.Clients)/10 {
+				t.Errorf("spread first: %d arrivals in the first bin", old.Arrivals[0])
+			}
+			wantAbandoned := int64(0)
+			if cfg.Overflow == OverflowLinux {
+				wantAbandoned = int64(cfg.Clients - cfg.Queue)
+			}
+			if def.Abandoned != wantAbandoned {
+				t.Errorf("default abandoned %d SYNs, want %d (the first SYNs that did not fit)", def.Abandoned, wantAbandoned)
+			}
+		})
+	}
+}
