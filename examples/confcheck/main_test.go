@@ -149,7 +149,7 @@ func TestJSONShape(t *testing.T) {
 			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
 			"passcode_set": true},
 		{"name": "Migrated", "type": "topic", "client_id": "",
-			"urls":         []any{"tcp://[::1]:61613", "tcp://127.0.0.1:61614"},
+			"urls": []any{"tcp://[::1]:61613", "tcp://127.0.0.1:61614"},
 			// ActiveMQ's startupMaxReconnectAttempts default (-1) follows
 			// maxReconnectAttempts=5: 1 try + 5 retries.
 			"connect":      map[string]any{"attempt_count": 6.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 0.0},
