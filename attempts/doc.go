@@ -16,13 +16,22 @@
 // A Policy adds Multiplier, MaxDelay, Jitter, Spread and Budget. The wait
 // after the n-th failed attempt is min(MaxDelay, Delay × Multiplier^(n-1)),
 // then jittered: none, full (uniform 0..d), equal (d/2 + uniform 0..d/2) or
-// decorrelated (min(cap, uniform(base, 3·prev))). The first reconnect
-// attempt after a loss is spread uniformly over [0, Spread), so a fleet that
-// lost the same server at the same instant does not arrive together.
-// Multiplier 1 and no jitter reproduce EMS exactly. See Policy for the
-// formulas and a worked table of delays. The defaults (DefaultMultiplier,
-// DefaultMaxDelay, DefaultJitter, DefaultSpread) were chosen with the storm
-// simulation in tests/storm; the README (section "The switchover storm, measured") has the numbers.
+// decorrelated (min(cap, uniform(base, 3·prev))). Delays spreads the first
+// attempt uniformly over [0, Spread). Multiplier 1 and no jitter reproduce
+// EMS exactly. See Policy for the formulas and a worked table of delays.
+//
+// # Fast alone, gentle in a crowd
+//
+// A reconnect walks an Episode instead: its first pass goes at once, so a
+// lone client that lost its server is back as fast as a loop that redials
+// the next address, and its TCP connects are bounded by Probe (250 ms). Only
+// a storm signal (a refusal, a timeout, a SYN abandoned at the probe bound,
+// a slow failure, an attempt the Scheduler had to queue) moves the client
+// onto the spread and the jittered back-off, so a fleet that lost the same
+// server at the same instant does not come back together. The defaults
+// (DefaultMultiplier, DefaultMaxDelay, DefaultJitter, DefaultSpread,
+// DefaultProbe) were chosen with the storm simulation in tests/storm;
+// docs/storm.md has the numbers.
 //
 // # Budget
 //
@@ -49,8 +58,8 @@
 // factory (SchedulerConfig, documented field by field with defaults).
 // TryAcquire is the non-blocking form for event-driven callers.
 //
-// Connections register their reconnects (Reconnecting) and wait out their
-// first-attempt spread through WaitSpread, which divides it by how many of
+// Connections register their reconnects (Reconnecting) and wait out the
+// spread after a storm signal through WaitSpread, which divides it by how many of
 // the scheduler's connections are reconnecting together: a lone client
 // waits its whole spread (it may be one of a fleet of processes it cannot
 // see), while many connections of one process that lost their server at

@@ -9,12 +9,13 @@ import (
 )
 
 // Project defaults for the failover extensions beyond EMS; confparse uses
-// them when a factory leaves the key out. With EMS's reconnect delay of
-// 500 ms as the base they give: first attempt uniform over [0, 1s), then
-// uniform [0, 500ms), then uniform [0, 1s) for every later attempt.
+// them when a factory leaves the key out. A reconnect (an Episode) makes
+// its first pass at once; after a storm signal, with EMS's reconnect delay
+// of 500 ms as the base, they give: uniform over [0, 1s) (the spread),
+// then uniform [0, 500ms), then uniform [0, 1s) for every later pass.
 //
 // They were picked with the storm simulation (go run ./tests/storm; see
-// the README's storm section), which sweeps spread, cap, multiplier and jitter
+// docs/storm.md), which sweeps spread, cap, multiplier and jitter
 // mode against 10 000 and 100 000 clients and both accept-queue overflow
 // behaviours, and keeps the one setting that meets the goal everywhere
 // without knowing N: at least 10× fewer failed attempts than EMS's fixed
@@ -92,13 +93,23 @@ const maxDuration = time.Duration(math.MaxInt64)
 //	6 (n=5)               4s      4s      2s      3s      4s       (capped)
 //
 // The project's default reconnect policy (EMS's 4 attempts, 500 ms, plus
-// DefaultMultiplier, DefaultMaxDelay, DefaultJitter, DefaultSpread):
+// DefaultMultiplier, DefaultMaxDelay, DefaultJitter, DefaultSpread), as
+// Delays yields it:
 //
 //	attempt   d(n)     wait before it
 //	1         -        uniform [0, 1s)      (Spread)
 //	2         500ms    uniform [0, 500ms)   (full jitter)
 //	3         1s       uniform [0, 1s)
 //	4         1s       uniform [0, 1s)      (capped; Count 4 ends the episode)
+//
+// and as an Episode (what a factory's reconnect uses) yields it after a
+// storm signal in pass 1:
+//
+//	attempt   wait before it
+//	1         0                    (at once; connects bounded by Probe)
+//	2         uniform [0, 1s)      (Spread)
+//	3         uniform [0, 500ms)
+//	4         uniform [0, 1s)
 //
 // # Budget
 //
@@ -117,6 +128,12 @@ type Policy struct {
 	// the Jitter mode: nats.go's ReconnectJitter (ReconnectWait 2s plus up
 	// to 100ms is Delay 2s, AddJitter 100ms). 0 = none.
 	AddJitter time.Duration
+
+	// Probe bounds the TCP connect of a reconnect's attempts until a
+	// storm signal (see Episode): a SYN unanswered that long is abandoned
+	// and counts as the signal. 0 = no bound beyond Timeout. Delays does
+	// not use it.
+	Probe time.Duration
 }
 
 // Policy errors; Validate wraps them with the offending value.
@@ -156,6 +173,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("%w: budget %v", ErrNegative, p.Budget)
 	case p.AddJitter < 0:
 		return fmt.Errorf("%w: added jitter %v", ErrNegative, p.AddJitter)
+	case p.Probe < 0:
+		return fmt.Errorf("%w: probe %v", ErrNegative, p.Probe)
 	case math.IsNaN(p.Multiplier) || math.IsInf(p.Multiplier, 0) || (p.Multiplier != 0 && p.Multiplier < 1):
 		return fmt.Errorf("%w, got %v", ErrMultiplier, p.Multiplier)
 	}
@@ -181,6 +200,7 @@ func (p Policy) Delays(r Rand) *Delays {
 	p.MaxDelay = max(p.MaxDelay, 0)
 	p.Spread = max(p.Spread, 0)
 	p.AddJitter = max(p.AddJitter, 0)
+	p.Probe = max(p.Probe, 0)
 	if !(p.Multiplier >= 1) || math.IsInf(p.Multiplier, 0) {
 		p.Multiplier = 1
 	}

@@ -113,6 +113,11 @@ const (
 	Refused                 // connection refused or reset: the server is full
 	TimedOut                // the attempt died on its timeout
 	Failed                  // anything else, e.g. permanent/ERROR: not congestion
+	// Abandoned: the TCP connect was given up at the Episode's probe bound
+	// (Policy.Probe), its SYN unanswered: it cost the server nothing, and
+	// is counted apart from TimedOut, but it is congestion all the same (a
+	// full accept queue drops SYNs).
+	Abandoned
 )
 
 // String returns the outcome's name.
@@ -126,6 +131,8 @@ func (o Outcome) String() string {
 		return "timedout"
 	case Failed:
 		return "failed"
+	case Abandoned:
+		return "abandoned"
 	}
 	return "outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -140,7 +147,8 @@ func (o Outcome) String() string {
 // start (until the first congestion signal) every quick success adds one
 // slot and rate/limit, doubling both per round; afterwards every quick
 // success adds RateIncrease to the rate and 1/limit to the limit (one slot
-// per round); a refusal, a timeout or a handshake slower than SlowHandshake
+// per round); a refusal, a timeout (Abandoned included) or a handshake
+// slower than SlowHandshake
 // multiplies both by Decrease and ends slow start. Only attempts admitted
 // after the last decrease can cause the next one, so a burst of failures
 // from one overloaded round halves once, not once per failure. Failed
@@ -186,6 +194,7 @@ type SchedulerStats struct {
 	Refused   uint64
 	TimedOut  uint64
 	Failed    uint64
+	Abandoned uint64 // connects given up at the probe bound
 	Slow      uint64 // successes slower than SlowHandshake
 	Decreases uint64 // multiplicative decreases applied
 }
@@ -251,11 +260,18 @@ func (s *Scheduler) Config() SchedulerConfig {
 // Ticket is one admitted attempt. Done must be called exactly once; later
 // calls are ignored.
 type Ticket struct {
-	s     *Scheduler
-	start time.Time
-	epoch uint64
-	once  sync.Once
+	s      *Scheduler
+	start  time.Time
+	epoch  uint64
+	once   sync.Once
+	queued bool
 }
+
+// Queued reports whether Acquire could not admit the attempt at once: the
+// window or the rate was already taken, so many connections of this
+// process are reconnecting together. Episode.Report takes it as a storm
+// signal.
+func (t *Ticket) Queued() bool { return t != nil && t.queued }
 
 // Acquire blocks until an attempt may start, or ctx is done (then it
 // returns ctx.Err()). Callers are admitted in arrival order. Done must be
@@ -270,6 +286,7 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 	w := &waiter{wake: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
+	queued := false
 	for {
 		now := s.clock.Now()
 		var wait time.Duration
@@ -277,12 +294,14 @@ func (s *Scheduler) Acquire(ctx context.Context) (*Ticket, error) {
 			var t *Ticket
 			t, wait = s.tryLocked(now)
 			if t != nil {
+				t.queued = queued
 				s.queue = s.queue[1:]
 				s.wakeHeadLocked() // the next in line may be admissible too
 				s.mu.Unlock()
 				return t, nil
 			}
 		}
+		queued = true
 		ch := w.wake
 		s.mu.Unlock()
 
@@ -404,6 +423,9 @@ func (s *Scheduler) done(t *Ticket, o Outcome) {
 		congested = true
 	case TimedOut:
 		s.stats.TimedOut++
+		congested = true
+	case Abandoned:
+		s.stats.Abandoned++
 		congested = true
 	default:
 		s.stats.Failed++

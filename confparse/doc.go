@@ -62,15 +62,19 @@
 //	backOffMultiplier            reconnect_backoff_multiplier
 //	useExponentialBackOff=false  reconnect_backoff_multiplier = 1
 //	maxReconnectAttempts         reconnect_attempt_count (-1 forever; 0 is an error)
-//	startupMaxReconnectAttempts  connect_attempt_count = n+1 (-1 forever)
+//	startupMaxReconnectAttempts  connect_attempt_count = n+1 (-1: as maxReconnectAttempts)
 //	randomize                    randomize
 //	timeout                      send_timeout (-1 = 0 = wait forever)
 //	trackMessages, maxCacheSize  track_messages, max_cache_size
 //	backup, priorityBackup       backup, priority_backup
 //
-// Options left out keep this project's defaults, not ActiveMQ's. A key set
-// explicitly in the section wins over the same setting from the URI, with
-// a warning. Unknown options are errors; a few well-known ActiveMQ options
+// Options left out take ActiveMQ's defaults, so a pasted URI means what it
+// meant under ActiveMQ (maxReconnectAttempts -1 reconnects for ever,
+// initialReconnectDelay 10 ms, maxReconnectDelay 30 s, backOffMultiplier 2,
+// randomize true, timeout -1, ...; FailoverMappings lists them all), unless
+// the section writes the key itself, which then wins silently. A key set
+// explicitly in the section wins over an option given in the URI, with a
+// warning. Unknown options are errors; a few well-known ActiveMQ options
 // with no meaning here (backupPoolSize, updateURIsSupported, ...) are
 // warnings.
 //

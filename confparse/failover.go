@@ -137,9 +137,6 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		uris = append(uris, u)
 	}
-	if query == "" {
-		return strings.Join(uris, ","), ""
-	}
 	seen := make(map[string]bool)
 	useExp := true
 	var pending []*entry
@@ -184,15 +181,16 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			b.fail(e, "failover URI: unknown option %s%s", name, suggestOption(lname))
 			continue
 		}
+		if lname == "startupmaxreconnectattempts" && strings.TrimSpace(value) == "-1" {
+			seen[lname] = false // -1: as maxReconnectAttempts, resolved with the defaults below
+			continue
+		}
 		v, m := opt.convert(value)
 		if m != "" {
 			b.fail(e, "failover option %s: %s", name, m)
 			continue
 		}
-		pending = append(pending, &entry{
-			key: opt.key, written: opt.key, line: e.line, col: e.col, vcol: e.vcol,
-			val: v, raw: v, native: true, via: "url: failover option " + name,
-		})
+		pending = append(pending, b.failoverEntry(e, opt.key, v, "url: failover option "+name))
 	}
 	if !useExp {
 		// useExponentialBackOff=false means a fixed delay, whatever
@@ -203,13 +201,103 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 				kept = append(kept, p)
 			}
 		}
-		pending = append(kept, &entry{
-			key: "reconnect_backoff_multiplier", written: "reconnect_backoff_multiplier", line: e.line, col: e.col,
-			vcol: e.vcol, val: "1", raw: "1", native: true, via: "url: failover option useExponentialBackOff",
-		})
+		pending = append(kept, b.failoverEntry(e, "reconnect_backoff_multiplier", "1", "url: failover option useExponentialBackOff"))
 	}
 	b.failover = append(b.failover, pending...)
+	b.activeMQDefaults(e, seen, pending)
 	return strings.Join(uris, ","), ""
+}
+
+func (b *builder) failoverEntry(e *entry, key, v, via string) *entry {
+	return &entry{key: key, written: key, line: e.line, col: e.col, vcol: e.vcol, val: v, raw: v, native: true, via: via}
+}
+
+// FailoverMapping is one ActiveMQ failover transport option as a pasted
+// failover: URI maps it: ActiveMQ's default, the factory key it sets, and
+// the value that key takes when the URI leaves the option out.
+type FailoverMapping struct {
+	Option  string // ActiveMQ's option name
+	Default string // ActiveMQ's default, in ActiveMQ's syntax
+	Key     string // the factory key the option sets
+	Value   string // the key's value when the URI leaves the option out, as Factory.Settings shows it
+	Mapping string // how a value given in the URI maps
+}
+
+// failoverMappings is the mapping, in the order of ActiveMQ's failover
+// transport reference. Its Default column is what activeMQDefaults
+// applies; FailoverMappings returns it for documentation.
+var failoverMappings = []FailoverMapping{
+	{"maxReconnectAttempts", "-1", "reconnect_attempt_count", "-1 (forever)", "n reconnect attempts = n passes; -1 forever; 0 (never reconnect) is an error: a factory always reconnects"},
+	{"startupMaxReconnectAttempts", "-1", "connect_attempt_count", "-1 (forever)", "n retries after the first try = n+1 passes; -1 (the default) takes maxReconnectAttempts' limit, as ActiveMQ does"},
+	{"initialReconnectDelay", "10", "reconnect_attempt_delay", "10ms", "milliseconds"},
+	{"maxReconnectDelay", "30000", "reconnect_max_delay", "30s", "milliseconds"},
+	{"useExponentialBackOff", "true", "reconnect_backoff_multiplier", "2", "false → 1 (a fixed delay), whatever backOffMultiplier says"},
+	{"backOffMultiplier", "2.0", "reconnect_backoff_multiplier", "2", "as given"},
+	{"randomize", "true", "randomize", "true", "as given"},
+	{"timeout", "-1", "send_timeout", "0 (none)", "milliseconds; -1 → 0 (a send waits for a connection for ever)"},
+	{"trackMessages", "false", "track_messages", "false", "as given"},
+	{"maxCacheSize", "131072", "max_cache_size", "131072", "bytes"},
+	{"backup", "false", "backup", "false", "as given"},
+	{"priorityBackup", "false", "priority_backup", "false", "as given"},
+}
+
+// FailoverMappings returns how each ActiveMQ failover option maps onto a
+// factory key, with ActiveMQ's default (see FailoverMapping).
+func FailoverMappings() []FailoverMapping {
+	return append([]FailoverMapping(nil), failoverMappings...)
+}
+
+// applyKey applies an entry through keySpecs; set in init because
+// keySpecs itself refers (through setURL) to the failover parser.
+var applyKey func(b *builder, e *entry)
+
+func init() {
+	applyKey = func(b *builder, e *entry) { keySpecs[e.key].apply(b, e) }
+}
+
+// activeMQDefaults gives every failover option the URI left out its
+// ActiveMQ default, so a pasted URI behaves as it did under ActiveMQ;
+// a key the section writes itself wins, silently (it is not overriding
+// anything the file says). seen holds the options the URI gave, pending
+// the settings they made.
+func (b *builder) activeMQDefaults(e *entry, seen map[string]bool, pending []*entry) {
+	explicit := make(map[string]bool)
+	for _, se := range b.s.entries {
+		explicit[se.key] = true
+	}
+	for _, p := range pending {
+		explicit[p.key] = true // set by the URI itself
+	}
+	maxAttempts := "-1"
+	for _, m := range failoverMappings {
+		lname := strings.ToLower(m.Option)
+		if lname == "maxreconnectattempts" && seen[lname] {
+			for _, p := range pending {
+				if p.key == m.Key {
+					maxAttempts = p.val.(string)
+				}
+			}
+		}
+		if seen[lname] || explicit[m.Key] || lname == "useexponentialbackoff" {
+			continue
+		}
+		v := m.Default
+		if lname == "startupmaxreconnectattempts" {
+			v = maxAttempts // ActiveMQ: -1 means "as maxReconnectAttempts"
+		}
+		if opt, ok := failoverOptions[lname]; ok {
+			var msg string
+			if v, msg = opt.convert(v); msg != "" {
+				continue // cannot happen: the defaults convert
+			}
+		}
+		n := len(b.p.warns)
+		applyKey(b, b.failoverEntry(e, m.Key, v, "url: ActiveMQ default of "+m.Option))
+		// ActiveMQ's own defaults (10 ms is below EMS's minimum delay)
+		// are not the file's doing: no warning for them.
+		b.p.warns = b.p.warns[:n]
+		explicit[m.Key] = true
+	}
 }
 
 // suggestOption returns "; did you mean X?" for a near-miss option name.

@@ -146,7 +146,7 @@ func (f *Factory) ConnectPolicy() attempts.Policy {
 // ReconnectPolicy is the policy after a lost connection: EMS's reconnect
 // attempts plus the backoff, jitter, spread and budget extensions.
 func (f *Factory) ReconnectPolicy() attempts.Policy {
-	return attempts.Policy{
+	p := attempts.Policy{
 		Params:     f.Reconnect,
 		Multiplier: f.BackoffMultiplier,
 		MaxDelay:   f.MaxReconnectDelay,
@@ -154,6 +154,13 @@ func (f *Factory) ReconnectPolicy() attempts.Policy {
 		Spread:     f.ReconnectSpread,
 		Budget:     f.ReconnectBudget,
 	}
+	if p.Spread > 0 {
+		// Storm detection comes with the spread it leads to; with
+		// reconnect_spread = 0 (EMS's exact behaviour) connects are bounded
+		// by reconnect_attempt_timeout alone.
+		p.Probe = attempts.DefaultProbe
+	}
+	return p
 }
 
 // SchedulerConfig is attempts.DefaultSchedulerConfig with the factory's

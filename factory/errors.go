@@ -55,6 +55,7 @@ func (e *URLError) Unwrap() error { return e.Err }
 type ConnectError struct {
 	Factory   string
 	Phase     string // "connect" or "reconnect"
+	Count     int    // the attempt count the walk ran under (attempts.Forever = -1 for unlimited)
 	Passes    int    // attempts (passes over the URL list) made
 	Permanent bool   // stopped early: a broker refused CONNECT, or TLS rejected its certificate
 	Budget    bool   // stopped because the reconnect budget ran out
@@ -68,7 +69,10 @@ func (e *ConnectError) Error() string {
 	case e.Permanent:
 		b.WriteString(" (permanent error, not retried)")
 	case e.Budget:
-		fmt.Fprintf(&b, " after %d attempts (reconnect budget exhausted)", e.Passes)
+		fmt.Fprintf(&b, " after %d attempts (reconnect budget exhausted; raise reconnect_budget, or set it to 0 for none)", e.Passes)
+	case e.Phase == "reconnect" && e.Count > 0 && e.Passes >= e.Count:
+		// Name the key that brings the connection back next time.
+		fmt.Fprintf(&b, " after %d attempts (reconnect_attempt_count = %d; set reconnect_attempt_count = -1 to reconnect until a broker is back)", e.Passes, e.Count)
 	default:
 		fmt.Fprintf(&b, " after %d attempts", e.Passes)
 	}

@@ -16,7 +16,7 @@ type EventKind int
 const (
 	EventConnected      EventKind = iota + 1 // first connection established
 	EventDisconnected                        // connection lost (URL, Err = cause)
-	EventReconnecting                        // about to start reconnect attempt Attempt after Delay
+	EventReconnecting                        // reconnect attempt Attempt starts now, after waiting Delay
 	EventReconnected                         // reconnected (URL, Downtime)
 	EventResubscribed                        // Count subscriptions re-created on the new connection
 	EventReplayed                            // Count unconfirmed tracked sends re-sent
@@ -50,7 +50,8 @@ type Event struct {
 	URL      string        // the URL concerned (normalised, never with credentials)
 	Err      error         // cause (Disconnected), final error (Failed), rejection (SendRejected)
 	Attempt  int           // Reconnecting: attempt number, from 1
-	Delay    time.Duration // Reconnecting: wait before this attempt (for attempt 1, the drawn spread, which the scheduler shortens when many connections reconnect together)
+	Delay    time.Duration // Reconnecting: the wait that happened before this attempt (back-off, spread, scheduler queueing), measured on the connection's clock
+	Drawn    time.Duration // Reconnecting: the wait the policy drew; Delay differs when the scheduler shortened the spread or queued the attempt
 	Downtime time.Duration // Reconnected: time since the loss
 	Count    int           // Resubscribed, Replayed; SlowConsumer: the queue's message limit
 	// Subscription is the id of the subscription concerned (SlowConsumer).

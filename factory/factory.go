@@ -294,7 +294,11 @@ var sessSeq atomic.Uint64
 
 // dialOne is one attempt to one URL: TCP dial, TLS handshake and
 // CONNECT→CONNECTED, all within the attempt timeout.
-func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep sequential.Endpoint, timeout time.Duration) (*session.Session, error) {
+//
+// connectBound, when above 0, gives up the TCP connect alone after that long
+// (attempts.ErrAbandoned): during the first reconnect pass an unanswered SYN
+// is a storm signal, not something to wait out (see attempts.Episode).
+func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep sequential.Endpoint, timeout, connectBound time.Duration) (*session.Session, error) {
 	// The parser applies the attempt timeout's default (one layer, shown by
 	// confcheck); a definition assembled by hand without it is still
 	// bounded, never left to the caller's context alone.
@@ -303,8 +307,17 @@ func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep seq
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nc, err := c.opts.dial(actx, "tcp", ep.Address())
+	dctx := actx
+	if connectBound > 0 {
+		var dcancel context.CancelFunc
+		dctx, dcancel = context.WithTimeout(actx, connectBound)
+		defer dcancel()
+	}
+	nc, err := c.opts.dial(dctx, "tcp", ep.Address())
 	if err != nil {
+		if connectBound > 0 && dctx.Err() != nil && actx.Err() == nil {
+			return nil, fmt.Errorf("%w after %v: %w", attempts.ErrAbandoned, connectBound, err)
+		}
 		return nil, err
 	}
 	if ep.Scheme == sequential.SchemeSSL {

@@ -20,14 +20,14 @@ import (
 // count) and budget deadline. A reconnect after a session that only looked
 // healthy continues the previous episode (see healthyAfter).
 type walkProgress struct {
-	delays    *attempts.Delays
+	episode   *attempts.Episode
 	deadline  time.Time
 	passes    int
 	reconnect bool
 }
 
 func newProgress(pol attempts.Policy, opts connConfig) *walkProgress {
-	p := &walkProgress{delays: pol.Delays(opts.rand)}
+	p := &walkProgress{episode: pol.Episode(opts.rand)}
 	if pol.Budget > 0 {
 		p.deadline = opts.clock.Now().Add(pol.Budget)
 	}
@@ -38,10 +38,11 @@ func newProgress(pol attempts.Policy, opts connConfig) *walkProgress {
 // its budget is exhausted, an error is permanent, or ctx ends. It runs on a
 // helper goroutine and touches no owner state.
 func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress, def *confparse.Factory, chooser sequential.Chooser, lost *sequential.Endpoint, sched *attempts.Scheduler) (*session.Session, sequential.Endpoint, error) {
-	cerr := &ConnectError{Factory: c.name, Phase: phase, Passes: prog.passes}
+	ep0 := prog.episode
+	cerr := &ConnectError{Factory: c.name, Phase: phase, Passes: prog.passes, Count: ep0.Policy().Count}
 	defer func() { prog.passes = cerr.Passes }()
 	for {
-		d, ok := prog.delays.Next()
+		d, ok := ep0.Next()
 		if !ok {
 			return nil, sequential.Endpoint{}, cerr
 		}
@@ -49,16 +50,13 @@ func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress,
 			cerr.Budget = true
 			return nil, sequential.Endpoint{}, cerr
 		}
-		attempt := prog.delays.Attempt()
-		if phase == "reconnect" {
-			c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: d})
-			c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": d}).Info("reconnecting")
-		}
+		attempt := ep0.Attempt()
+		waitStart := c.opts.clock.Now()
 		wait := attempts.Wait
-		if attempt == 1 && sched != nil {
-			// The first reconnect's spread shrinks when many connections
-			// lost their server together: the scheduler's window paces
-			// those (see Scheduler.WaitSpread).
+		if ep0.Spreading() && sched != nil {
+			// The spread after a storm signal shrinks when many
+			// connections reconnect together: the scheduler's window
+			// paces those (see Scheduler.WaitSpread).
 			wait = sched.WaitSpread
 		}
 		if err := wait(ctx, c.opts.clock, d); err != nil {
@@ -66,7 +64,7 @@ func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress,
 			return nil, sequential.Endpoint{}, cerr
 		}
 		cerr.Passes++
-		for _, ep := range chooser.Pass(lost) {
+		for i, ep := range chooser.Pass(lost) {
 			var ticket *attempts.Ticket
 			if sched != nil {
 				t, err := sched.Acquire(ctx)
@@ -76,14 +74,23 @@ func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress,
 				}
 				ticket = t
 			}
+			if i == 0 && phase == "reconnect" {
+				// Announced as the pass starts, with the wait that
+				// happened (spread division and scheduler queueing
+				// included) and the one the policy drew.
+				waited := c.opts.clock.Now().Sub(waitStart)
+				c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: waited, Drawn: d})
+				c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": waited, "drawn": d}).Info("reconnecting")
+			}
 			timeout := def.Connect.Timeout
 			if phase == "reconnect" {
 				timeout = def.Reconnect.Timeout
 			}
-			sess, err := c.dialOne(ctx, def, ep, timeout)
-			if ticket != nil {
-				ticket.Done(outcome(err))
-			}
+			start := c.opts.clock.Now()
+			sess, err := c.dialOne(ctx, def, ep, timeout, ep0.ConnectBound())
+			o := outcome(err)
+			ticket.Done(o)
+			ep0.Report(o, c.opts.clock.Now().Sub(start), ticket.Queued())
 			if err == nil {
 				return sess, ep, nil
 			}
@@ -111,6 +118,8 @@ func outcome(err error) attempts.Outcome {
 		return attempts.Success
 	case attempts.IsPermanent(err):
 		return attempts.Failed
+	case errors.Is(err, attempts.ErrAbandoned):
+		return attempts.Abandoned
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return attempts.TimedOut
 	case isRefused(err):

@@ -148,9 +148,11 @@ func TestJSONShape(t *testing.T) {
 			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
 			"reconnect":    map[string]any{"attempt_count": -1.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": true},
+		// ActiveMQ's startupMaxReconnectAttempts default (-1) follows
+		// maxReconnectAttempts=5: connect makes 1 try + 5 retries.
 		{"name": "Migrated", "type": "topic", "client_id": "",
 			"urls":         []any{"tcp://[::1]:61613", "tcp://127.0.0.1:61614"},
-			"connect":      map[string]any{"attempt_count": 2.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
+			"connect":      map[string]any{"attempt_count": 6.0, "attempt_delay_ms": 500.0, "attempt_timeout_ms": 10000.0},
 			"reconnect":    map[string]any{"attempt_count": 5.0, "attempt_delay_ms": 300.0, "attempt_timeout_ms": 10000.0},
 			"passcode_set": false},
 	}

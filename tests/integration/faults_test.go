@@ -326,9 +326,12 @@ func TestFaultAcceptThenDrop(t *testing.T) {
 		}
 		accepted := p.Accepted() - before
 		recs := rec.of(factory.EventReconnecting)
-		delays := make([]time.Duration, len(recs))
+		delays := make([]time.Duration, len(recs)) // drawn by the policy
 		for i, e := range recs {
-			delays[i] = e.Delay
+			delays[i] = e.Drawn
+			if e.Delay < e.Drawn {
+				t.Errorf("attempt %d: waited %v, less than the %v drawn", i+1, e.Delay, e.Drawn)
+			}
 			if e.Attempt != i+1 {
 				t.Errorf("reconnecting event %d says attempt %d", i+1, e.Attempt)
 			}

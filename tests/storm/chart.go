@@ -92,7 +92,7 @@ func panel(r Result) (*plot.Plot, error) {
 	p.Y.Label.Text = fmt.Sprintf("SYN arrivals per %v", cfg.Bin)
 	group := max(1, (len(r.Arrivals)+maxPoints-1)/maxPoints)
 	var xys plotter.XYs
-	peak := 0.0
+	peak, rest := 0.0, 0.0 // highest point, and highest after the first
 	for i := 0; i < len(r.Arrivals); i += group {
 		m := int32(0)
 		for _, a := range r.Arrivals[i:min(i+group, len(r.Arrivals))] {
@@ -100,6 +100,16 @@ func panel(r Result) (*plot.Plot, error) {
 		}
 		xys = append(xys, plotter.XY{X: (time.Duration(i) * cfg.Bin).Seconds(), Y: float64(m)})
 		peak = max(peak, float64(m))
+		if i > 0 {
+			rest = max(rest, float64(m))
+		}
+	}
+	// A first bin far above everything after it (the immediate first
+	// attempt of the whole fleet) would flatten the rest of the panel:
+	// draw it off scale and say how high it is.
+	if len(xys) > 1 && xys[0].Y > 4*max(rest, 1) {
+		p.Title.Text += fmt.Sprintf("\nfirst %v: %.0f arrivals (off scale)", cfg.Bin, xys[0].Y)
+		peak = rest
 	}
 	line, err := plotter.NewLine(xys)
 	if err != nil {

@@ -4,8 +4,14 @@
 // bounded accept queue. It compares reconnect policies, every one built
 // with the real attempts.Policy code, and prints peak arrivals per 10 ms,
 // failed and total attempts, and the time until every client is
-// reconnected against the ideal N ÷ rate. the README (section "The switchover storm, measured") has the
-// results.
+// reconnected against the ideal N ÷ rate. docs/storm.md has the results.
+//
+// The "stompft default" row follows attempts.Episode as a factory does:
+// the first attempt goes at once, with a SYN left unanswered abandoned at
+// the probe bound (250 ms), and only a storm signal (refused, abandoned,
+// timed out, or not admitted at once by the process's scheduler) moves the
+// client onto the spread and jittered back-off. "spread first (old
+// default)" waits what attempts.Delays yields: a spread first attempt.
 //
 // # Usage
 //

@@ -17,17 +17,29 @@ import (
 type Named struct {
 	Name   string
 	Policy attempts.Policy
+	// Episode: the client follows attempts.Episode (first pass at once,
+	// spread and back-off only after a storm signal, SYNs abandoned past
+	// Policy.Probe until then), as the factory does. Otherwise it waits
+	// what attempts.Delays yields, whatever happens.
+	Episode bool
 }
 
 // Policies returns the compared policies; every one retries forever in the
 // simulation (Count is set to Forever by Run).
 func Policies() []Named {
 	return []Named{
-		{"EMS fixed 500ms", attempts.Policy{Params: attempts.DefaultReconnect, Multiplier: 1}},
-		{"nats.go 2s+100ms", attempts.Policy{Params: attempts.Params{Delay: 2 * time.Second}, AddJitter: 100 * time.Millisecond}},
-		{"ActiveMQ 10ms x2", attempts.Policy{Params: attempts.Params{Delay: 10 * time.Millisecond}, Multiplier: 2, MaxDelay: 30 * time.Second}},
-		{"stompft default", DefaultPolicy()},
+		{Name: "EMS fixed 500ms", Policy: attempts.Policy{Params: attempts.DefaultReconnect, Multiplier: 1}},
+		{Name: "nats.go 2s+100ms", Policy: attempts.Policy{Params: attempts.Params{Delay: 2 * time.Second}, AddJitter: 100 * time.Millisecond}},
+		{Name: "ActiveMQ 10ms x2", Policy: attempts.Policy{Params: attempts.Params{Delay: 10 * time.Millisecond}, Multiplier: 2, MaxDelay: 30 * time.Second}},
+		{Name: "spread first (old default)", Policy: DefaultPolicy()},
+		Default(),
 	}
+}
+
+// Default is this project's default client: DefaultPolicy under the
+// Episode rule, as a factory with no failover key set reconnects.
+func Default() Named {
+	return Named{Name: "stompft default", Policy: DefaultPolicy(), Episode: true}
 }
 
 // DefaultPolicy is this project's default reconnect policy: EMS's
@@ -39,6 +51,7 @@ func DefaultPolicy() attempts.Policy {
 		MaxDelay:   attempts.DefaultMaxDelay,
 		Jitter:     attempts.DefaultJitter,
 		Spread:     attempts.DefaultSpread,
+		Probe:      attempts.DefaultProbe,
 	}
 }
 
@@ -88,7 +101,7 @@ func run(args []string, out io.Writer) error {
 				if *only != "" && !strings.Contains(p.Name, *only) {
 					continue
 				}
-				r, err := Run(p.Name, p.Policy, cfg)
+				r, err := Run(p, cfg)
 				if err != nil {
 					return err
 				}
@@ -97,7 +110,9 @@ func run(args []string, out io.Writer) error {
 			if *perProc > 1 && (*only == "" || strings.Contains("stompft default + scheduler", *only)) {
 				c := cfg
 				c.PerProcess = *perProc
-				r, err := Run(fmt.Sprintf("stompft default + scheduler (%d/process)", *perProc), DefaultPolicy(), c)
+				d := Default()
+				d.Name = fmt.Sprintf("stompft default + scheduler (%d/process)", *perProc)
+				r, err := Run(d, c)
 				if err != nil {
 					return err
 				}
@@ -122,10 +137,10 @@ func printTable(out io.Writer, cfg Config, rs []Result) {
 	fmt.Fprintf(out, "\nN=%d, %.0f handshakes/ms, queue %d, overflow %s, attempt timeout %v; ideal %v\n",
 		cfg.Clients, cfg.Rate, cfg.Queue, cfg.Overflow, cfg.Timeout, ideal)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tpeak/10ms\tfailed\trefused\ttimed out\tattempts\tattempts/N\tSYNs\tall reconnected\t× ideal\t")
+	fmt.Fprintln(tw, "policy\tpeak/10ms\tfailed\trefused\ttimed out\tabandoned\tattempts\tattempts/N\tSYNs\tall reconnected\t× ideal\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f\t%d\t%v\t%.2f\t\n", r.Policy, r.PeakPer10, r.Failed, r.Refused,
-			r.TimedOut, r.Attempts, float64(r.Attempts)/float64(cfg.Clients), r.SYNs, r.Done.Round(time.Millisecond),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%d\t%v\t%.2f\t\n", r.Policy, r.PeakPer10, r.Failed, r.Refused,
+			r.TimedOut, r.Abandoned, r.Attempts, float64(r.Attempts)/float64(cfg.Clients), r.SYNs, r.Done.Round(time.Millisecond),
 			float64(r.Done)/float64(ideal))
 	}
 	tw.Flush()

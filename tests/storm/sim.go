@@ -57,9 +57,10 @@ type Result struct {
 	Policy     string
 	Config     Config
 	Attempts   int64         // connection attempts started (Delays.Next handed out)
-	Failed     int64         // attempts that failed: refused, or timed out
+	Failed     int64         // attempts that failed: refused, timed out, or abandoned
 	Refused    int64         // of which refused at once
 	TimedOut   int64         // of which died on their timeout
+	Abandoned  int64         // of which gave up an unanswered SYN at the client's probe bound
 	SYNs       int64         // SYNs that reached the backup, retransmits included
 	Dropped    int64         // SYNs dropped silently (linux-drop)
 	Connected  int           // clients reconnected
@@ -173,11 +174,14 @@ func (h *timeHeap) pop() int64 {
 }
 
 type client struct {
-	delays    *attempts.Delays
-	serial    uint32 // current attempt
-	start     int64  // when the current attempt's first SYN went out
-	accepted  bool   // current attempt is in the accept queue
+	delays    *attempts.Delays  // the spread-first rule: waits from Delays alone
+	episode   *attempts.Episode // the storm-signal rule (Named.Episode)
+	serial    uint32            // current attempt
+	start     int64             // when the current attempt's first SYN went out
+	bound     time.Duration     // the current attempt's bound on an unanswered SYN
+	accepted  bool              // current attempt is in the accept queue
 	connected bool
+	queued    bool             // the scheduler did not admit the current attempt at once
 	ticket    *attempts.Ticket // the scheduler's admission of the current attempt
 }
 
@@ -217,14 +221,15 @@ type sim struct {
 	res      Result
 }
 
-// Run simulates cfg with policy p (its Count is replaced by Forever: every
+// Run simulates cfg with policy n (its Count is replaced by Forever: every
 // client retries until reconnected) and returns what it measured. The
-// policy's Delays are the real attempts code; only the network and the
-// backup are modelled.
-func Run(name string, p attempts.Policy, cfg Config) (Result, error) {
+// clients' decisions are the real attempts code (Delays, or an Episode fed
+// every outcome); only the network and the backup are modelled.
+func Run(n Named, cfg Config) (Result, error) {
 	if cfg.Clients <= 0 || cfg.Rate <= 0 || cfg.Queue <= 0 || cfg.Bin <= 0 {
 		return Result{}, fmt.Errorf("storm: bad config %+v", cfg)
 	}
+	name, p := n.Name, n.Policy
 	p.Count = attempts.Forever
 	if err := p.Validate(); err != nil {
 		return Result{}, err
@@ -250,7 +255,11 @@ func Run(name string, p attempts.Policy, cfg Config) (Result, error) {
 	}
 	rng := attempts.NewRand(cfg.Seed)
 	for i := range s.clients {
-		s.clients[i].delays = p.Delays(rng)
+		if n.Episode {
+			s.clients[i].episode = p.Episode(rng)
+		} else {
+			s.clients[i].delays = p.Delays(rng)
+		}
 		s.next(int32(i), 0)
 	}
 	for s.q.n > 0 {
@@ -271,11 +280,18 @@ func Run(name string, p attempts.Policy, cfg Config) (Result, error) {
 // next schedules client c's next attempt after the policy's wait.
 func (s *sim) next(c int32, now int64) {
 	cl := &s.clients[c]
-	w, ok := cl.delays.Next()
+	var w time.Duration
+	ok := false
+	if cl.episode != nil {
+		w, ok = cl.episode.Next()
+	} else {
+		w, ok = cl.delays.Next()
+	}
 	if !ok { // cannot happen with Forever
 		return
 	}
 	cl.serial++
+	cl.queued = false
 	s.q.push(event{at: now + int64(w), client: c, kind: evStart, serial: cl.serial})
 }
 
@@ -313,7 +329,7 @@ func (s *sim) arrive(c int32, now int64) {
 	// The next retransmit still inside this attempt, if any.
 	sent := time.Duration(now - cl.start)
 	for _, r := range synRetransmits {
-		if r > sent && r < s.timeout {
+		if r > sent && r < cl.bound {
 			s.q.push(event{at: cl.start + int64(r), client: c, kind: evRetransmit, serial: cl.serial})
 			break
 		}
@@ -333,8 +349,17 @@ func (s *sim) step(e event) {
 		}
 		s.res.Attempts++
 		cl.start, cl.accepted = e.at, false
+		// The client abandons a SYN left unanswered past its connect
+		// bound (the Episode's probe, before any storm signal), else the
+		// attempt dies on its timeout.
+		cl.bound = s.timeout
+		if cl.episode != nil {
+			if b := cl.episode.ConnectBound(); b > 0 {
+				cl.bound = min(b, s.timeout)
+			}
+		}
 		if s.cfg.Overflow == OverflowLinux {
-			s.q.push(event{at: e.at + int64(s.timeout), client: e.client, kind: evTimeout, serial: cl.serial})
+			s.q.push(event{at: e.at + int64(cl.bound), client: e.client, kind: evTimeout, serial: cl.serial})
 		}
 		s.arrive(e.client, e.at)
 	case evRetransmit:
@@ -344,8 +369,14 @@ func (s *sim) step(e event) {
 	case evTimeout:
 		if !cl.accepted { // accepted handshakes complete within Queue/Rate
 			s.res.Failed++
-			s.res.TimedOut++
-			s.done(e.client, attempts.TimedOut)
+			o := attempts.TimedOut
+			if cl.bound < s.timeout {
+				o = attempts.Abandoned // at the probe bound, unanswered
+				s.res.Abandoned++
+			} else {
+				s.res.TimedOut++
+			}
+			s.done(e.client, o)
 			s.next(e.client, e.at)
 		}
 	case evConnected:
@@ -369,6 +400,8 @@ func (s *sim) admit(e event) bool {
 		s.clients[e.client].ticket = t
 		return true
 	}
+	cl := &s.clients[e.client]
+	cl.queued = true // the window was full: a storm signal
 	if wait > 0 {
 		e.at += int64(wait)
 		s.q.push(e)
@@ -382,6 +415,9 @@ func (s *sim) admit(e event) bool {
 // clients that were blocked on its concurrency limit.
 func (s *sim) done(c int32, o attempts.Outcome) {
 	cl := &s.clients[c]
+	if cl.episode != nil {
+		cl.episode.Report(o, time.Duration(s.now-cl.start), cl.queued)
+	}
 	if cl.ticket == nil {
 		return
 	}

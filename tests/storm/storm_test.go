@@ -25,7 +25,7 @@ func TestInvariants(t *testing.T) {
 	for _, cfg := range quickConfigs(2000) {
 		for _, p := range Policies() {
 			t.Run(p.Name+"/"+cfg.Overflow.String(), func(t *testing.T) {
-				r, err := Run(p.Name, p.Policy, cfg)
+				r, err := Run(p, cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -39,11 +39,13 @@ func TestInvariants(t *testing.T) {
 				}{
 					{"every client reconnects", r.Connected == cfg.Clients},
 					{"each client's last attempt succeeds, every other failed", r.Attempts == r.Failed+int64(cfg.Clients)},
-					{"failures are refusals or timeouts", r.Failed == r.Refused+r.TimedOut},
+					{"failures are refusals, timeouts or abandoned SYNs", r.Failed == r.Refused+r.TimedOut+r.Abandoned},
 					{"arrival bins count every SYN", arrivals == r.SYNs},
-					// Every dropped SYN is retransmitted unless its attempt then times out.
-					{"SYNs are attempts plus retransmits", r.SYNs == r.Attempts+r.Dropped-r.TimedOut},
-					{"refuse never drops or times out", cfg.Overflow == OverflowLinux || r.Dropped == 0 && r.TimedOut == 0},
+					// Every dropped SYN is retransmitted unless its attempt then
+					// times out or is abandoned.
+					{"SYNs are attempts plus retransmits", r.SYNs == r.Attempts+r.Dropped-r.TimedOut-r.Abandoned},
+					{"refuse never drops, times out or abandons", cfg.Overflow == OverflowLinux || r.Dropped == 0 && r.TimedOut == 0 && r.Abandoned == 0},
+					{"only the storm rule abandons", p.Episode || r.Abandoned == 0},
 					{"linux-drop never refuses", cfg.Overflow == OverflowRefuse || r.Refused == 0},
 					{"no faster than the ideal", r.Done >= r.Ideal},
 					{"peak is a bin's count", r.PeakPer10 > 0 && int64(r.PeakPer10) <= r.SYNs},
@@ -61,12 +63,12 @@ func TestInvariants(t *testing.T) {
 // TestDeterministic: one seed, one result.
 func TestDeterministic(t *testing.T) {
 	cfg := quickConfigs(1000)[1]
-	p := DefaultPolicy()
-	a, err := Run("a", p, cfg)
+	p := Default()
+	a, err := Run(p, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Run("a", p, cfg)
+	b, _ := Run(p, cfg)
 	if summary(a) != summary(b) {
 		t.Fatalf("same seed, different runs:\n%v\n%v", summary(a), summary(b))
 	}
@@ -76,7 +78,7 @@ func TestDeterministic(t *testing.T) {
 // with EMS's fixed delay the refused ones come back together 500 ms later.
 func TestLockStep(t *testing.T) {
 	cfg := quickConfigs(1000)[0]
-	r, err := Run("ems", Policies()[0].Policy, cfg)
+	r, err := Run(Policies()[0], cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +91,12 @@ func TestLockStep(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
-	if _, err := Run("x", DefaultPolicy(), Config{}); err == nil {
+	if _, err := Run(Default(), Config{}); err == nil {
 		t.Fatal("zero Config accepted")
 	}
-	p := DefaultPolicy()
-	p.Multiplier = 0.1
-	if _, err := Run("x", p, quickConfigs(10)[0]); err == nil {
+	p := Default()
+	p.Policy.Multiplier = 0.1
+	if _, err := Run(p, quickConfigs(10)[0]); err == nil {
 		t.Fatal("invalid policy accepted")
 	}
 }
@@ -120,8 +122,8 @@ func TestQuickMode(t *testing.T) {
 	}
 }
 
-func summary(r Result) [8]int64 {
-	return [8]int64{r.Attempts, r.Failed, r.Refused, r.TimedOut, r.SYNs, r.Dropped, int64(r.Connected), int64(r.Done)}
+func summary(r Result) [9]int64 {
+	return [9]int64{r.Attempts, r.Failed, r.Refused, r.TimedOut, r.Abandoned, r.SYNs, r.Dropped, int64(r.Connected), int64(r.Done)}
 }
 
 // TestDefaultMeetsGoal: at N = 10 000 (virtual time, so not a timing
@@ -133,11 +135,11 @@ func TestDefaultMeetsGoal(t *testing.T) {
 	for _, cfg := range quickConfigs(10000) {
 		cfg.Seed = 1
 		t.Run(cfg.Overflow.String(), func(t *testing.T) {
-			ems, err := Run("ems", Policies()[0].Policy, cfg)
+			ems, err := Run(Policies()[0], cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			def, err := Run("default", DefaultPolicy(), cfg)
+			def, err := Run(Default(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,6 +153,39 @@ func TestDefaultMeetsGoal(t *testing.T) {
 			// ~20× the ideal time when refused at once.
 			if cfg.Overflow == OverflowRefuse && (ems.Attempts < 30*int64(cfg.Clients) || ems.Done < 15*ems.Ideal) {
 				t.Errorf("EMS baseline %d attempts, %v: not the storm the issue describes", ems.Attempts, ems.Done)
+			}
+		})
+	}
+}
+
+// TestDefaultModelsTheStormSignalRule: the default row is the client the
+// factory is: every client's first attempt goes at once (the whole fleet
+// in the first bin, where the spread-first rule puts a fraction); in
+// linux-drop, each first SYN the full queue dropped is abandoned at the
+// probe (one per client that did not fit), and no later one is.
+func TestDefaultModelsTheStormSignalRule(t *testing.T) {
+	for _, cfg := range quickConfigs(2000) {
+		t.Run(cfg.Overflow.String(), func(t *testing.T) {
+			def, err := Run(Default(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := Run(Named{Name: "old", Policy: DefaultPolicy()}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if def.Arrivals[0] < int32(cfg.Clients) {
+				t.Errorf("default: %d arrivals in the first bin, want all %d", def.Arrivals[0], cfg.Clients)
+			}
+			if old.Arrivals[0] >= int32(cfg.Clients)/10 {
+				t.Errorf("spread first: %d arrivals in the first bin", old.Arrivals[0])
+			}
+			wantAbandoned := int64(0)
+			if cfg.Overflow == OverflowLinux {
+				wantAbandoned = int64(cfg.Clients - cfg.Queue)
+			}
+			if def.Abandoned != wantAbandoned {
+				t.Errorf("default abandoned %d SYNs, want %d (the first SYNs that did not fit)", def.Abandoned, wantAbandoned)
 			}
 		})
 	}
