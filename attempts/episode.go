@@ -41,7 +41,10 @@ const StormSlowAttempt = 2 * time.Second
 // after it follow the Policy's back-off and jitter (see Policy), exactly as
 // Delays would yield them from its first call. A pass that fails without a
 // signal (an ERROR frame that is not permanent, a host unreachable) waits
-// the jittered back-off of Policy for that pass, without a spread. Count
+// the jittered back-off of Policy for that pass, without a spread. A signal
+// after that back-off has begun still brings the spread draw, and the waits
+// after it continue the back-off where it was: a signal never restarts the
+// back-off from its first step. Count
 // and Budget bound the episode as they bound Delays: Count passes in all,
 // the first one included.
 //
@@ -63,6 +66,7 @@ type Episode struct {
 	loaded bool    // a server showed load: refused, timed out or slow
 	spread bool    // the last wait handed out is the spread draw
 	spent  bool    // the budget ran out
+	joined bool    // the storm iterator took over the calm back-off's level
 }
 
 // Episode starts the waits of one reconnect episode under p (see Episode).
@@ -101,6 +105,17 @@ func (e *Episode) Next() (time.Duration, bool) {
 		w, _ := e.calm.Next()
 		return w, true
 	}
+	if !e.joined {
+		e.joined = true
+		if e.calm.n > 1 {
+			// The calm back-off had begun: continue from its level.
+			e.storm.n, e.storm.prev = e.calm.n, e.calm.prev
+			if e.p.Spread > 0 {
+				e.spread = true
+				return scale(e.p.Spread, e.storm.r.Float64()), true
+			}
+		}
+	}
 	e.spread = e.storm.n == 0
 	w, _ := e.storm.Next()
 	return w, true
@@ -112,10 +127,11 @@ func (e *Episode) NextWithin(elapsed time.Duration) (time.Duration, bool) {
 	if e.spent {
 		return 0, false
 	}
-	n, sn, cn := e.n, e.storm.n, e.calm.n
+	n, sn, cn, sp, joined := e.n, e.storm.n, e.calm.n, e.storm.prev, e.joined
 	w, ok := e.Next()
 	if ok && e.p.Budget > 0 && (elapsed > e.p.Budget || w > e.p.Budget-elapsed) {
-		e.n, e.storm.n, e.calm.n = n, sn, cn // not handed out after all
+		// not handed out after all
+		e.n, e.storm.n, e.calm.n, e.storm.prev, e.joined = n, sn, cn, sp, joined
 		e.spread, e.spent = false, true
 		return 0, false
 	}

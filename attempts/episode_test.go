@@ -216,3 +216,36 @@ func TestAbandonedIsCountedApart(t *testing.T) {
 		t.Fatal(attempts.Abandoned.String())
 	}
 }
+
+// TestEpisodeLateSignalNeverRestartsTheBackOff: a signal that comes after
+// the calm back-off began (passes failing quickly, then refused) must not
+// send the client back to the first back-off step: the waits after it keep
+// growing from where they were (found as delays 0, 20ms, 40ms, 20ms, 40ms).
+func TestEpisodeLateSignalNeverRestartsTheBackOff(t *testing.T) {
+	for _, spread := range []time.Duration{0, 500 * ms} {
+		p := attempts.Policy{Params: attempts.Params{Count: 8, Delay: 20 * ms}, Multiplier: 2, MaxDelay: time.Minute, Spread: spread}
+		e := p.Episode(attemptstest.NewRand(0.5))
+		var waits []time.Duration
+		for pass := 1; pass <= 8; pass++ {
+			w, ok := e.Next()
+			if !ok {
+				t.Fatalf("spread %v: episode ended after %d passes", spread, pass-1)
+			}
+			if e.Spreading() {
+				e.Report(attempts.Refused, ms, false)
+				continue // the one spread draw is not part of the back-off
+			}
+			waits = append(waits, w)
+			if pass == 3 {
+				e.Report(attempts.Refused, ms, false) // the late signal
+			} else {
+				e.Report(attempts.Failed, ms, false)
+			}
+		}
+		for i := 2; i < len(waits); i++ {
+			if waits[i] <= waits[i-1] {
+				t.Fatalf("spread %v: waits %v: the back-off restarted after the signal", spread, waits)
+			}
+		}
+	}
+}
