@@ -120,7 +120,7 @@ var keyDocs = []keyDoc{
 		origin: OriginSTOMP, from: "`host` header", reload: ReloadNextReconnect},
 	{key: "heartbeat", meaning: "`send,receive` heart-beat intervals in ms (`0,0` = off), or a TOML array `[5000, 5000]`",
 		origin: OriginSTOMP, from: "`heart-beat` header", reload: ReloadNextReconnect},
-	{key: "heartbeat_grace", meaning: "multiplier on the negotiated receive interval before a silent broker is declared dead (at least 1)",
+	{key: "heartbeat_grace", meaning: "multiplier on the negotiated receive interval before a silent broker is declared dead (at least 1). A frozen broker is detected within interval × grace of its last byte; above 2 because ActiveMQ skips its next beat after any frame it sends, so its beats can come two intervals apart",
 		origin: OriginStompft, reload: ReloadNextReconnect},
 
 	// Frame limits (hostile or broken brokers).
@@ -146,7 +146,7 @@ var keyDocs = []keyDoc{
 		origin: OriginActiveMQ, from: "`maxReconnectDelay`", reload: ReloadNextReconnect},
 	{key: "reconnect_jitter", meaning: "randomisation of each wait: `none`, `full` (0..d), `equal` (d/2 + 0..d/2) or `decorrelated`",
 		origin: OriginStompft, reload: ReloadNextReconnect},
-	{key: "reconnect_spread", meaning: "window the first reconnect attempt is spread over, so a fleet that lost its broker at one instant does not reach the backup at one instant; 0 = none",
+	{key: "reconnect_spread", meaning: "the first reconnect pass goes at once; after a storm signal (a refused or unanswered connect, a slow handshake, a full scheduler window) the next pass waits a draw from [0, spread), so a fleet that lost its broker at one instant does not reach the backup at one instant; 0 = never (EMS's fixed delays)",
 		origin: OriginStompft, reload: ReloadNextReconnect},
 	{key: "randomize", meaning: "shuffle the URL list on each pass (off, as EMS walks in order; ActiveMQ's default is on)",
 		origin: OriginActiveMQ, reload: ReloadNextReconnect},
