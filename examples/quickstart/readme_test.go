@@ -44,3 +44,18 @@ func firstDiffLine(a, b string) int {
 	}
 	return len(al) + 1
 }
+
+// TestREADMELinksResolve: every relative link of the README names a file of
+// the repository.
+func TestREADMELinksResolve(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`).FindAllSubmatch(readme, -1) {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(string(m[1])))); err != nil {
+			t.Errorf("README links to %s: %v", m[1], err)
+		}
+	}
+}
