@@ -30,8 +30,8 @@ const (
 )
 
 // healthyAfter is how long a session must last before its end starts a
-// fresh reconnect episode. A session that a broker ends with an ERROR frame
-// sooner than this (it accepts CONNECT, then refuses what we send: a full
+// fresh reconnect episode. A session that a broker ends with an ERROR frame,
+// or with a frame over one of the limits (max_frame_size, ...), sooner than this (it accepts CONNECT, then refuses what we send: a full
 // disk, a forbidden destination replayed from the cache) only looked
 // healthy: its reconnect continues the previous episode's attempt count and
 // budget, so such a loop ends in EventFailed instead of going on for ever.
@@ -744,9 +744,13 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 		o.lostAt = c.opts.clock.Now()
 		o.lostEp, o.hasLost = o.cur, true
 		var se *session.ServerError
+		var le *session.LimitError
 		byError := errors.As(err, &se)
-		if byError && lived < healthyAfter && o.lastProg != nil && o.lastProg.reconnect {
+		// An ERROR frame, or a frame over a limit (a redelivered oversized
+		// message comes back on every new session), soon after CONNECTED.
+		if (byError || errors.As(err, &le)) && lived < healthyAfter && o.lastProg != nil && o.lastProg.reconnect {
 			o.carry = o.lastProg // only looked healthy: continue its episode
+			o.carry.lost, o.carry.lostURL = err, o.cur.String()
 		}
 		if byError && se.ReceiptID == "" && o.cache.head != nil {
 			c.suspectOldest(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stompft/stompft/internal/session"
 	"net"
 	"os"
 	"slices"
@@ -433,6 +434,61 @@ func TestErrorRightAfterConnectedCountsTowardTheReconnectPolicy(t *testing.T) {
 	ev, _ := rec.wait(t, EventFailed, 0)
 	if ev.Err == nil {
 		t.Fatal("failed without an error")
+	}
+	if got := sessions.Load(); got > 1+4 {
+		t.Fatalf("%d sessions for a policy of 4 reconnect attempts", got)
+	}
+}
+
+// A broker that sends a frame over max_frame_size right after CONNECTED on
+// every session (a redelivered oversized message does that) counts toward
+// the reconnect policy like an ERROR right after CONNECTED: it ends in
+// EventFailed, not in an endless reconnect loop.
+func TestOverLimitFrameRightAfterConnectedCountsTowardTheReconnectPolicy(t *testing.T) {
+	verifyNoLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var sessions atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				r := bufio.NewReader(nc)
+				if _, _, err := readFrame(r); err != nil {
+					return
+				}
+				n := sessions.Add(1)
+				fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00")
+				if n == 1 {
+					_, _, _ = readFrame(r) // healthy until the client sends something
+				}
+				fmt.Fprintf(nc, "MESSAGE\ndestination:/queue/x\nmessage-id:1\nsubscription:0\ncontent-length:4096\n\n%s\x00", strings.Repeat("x", 4096))
+				_, _ = r.ReadByte()
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "reconnect_attempt_count = 4", "max_frame_size = 1024")
+	rec := newRecorder()
+	f := load(t, conf("tcp://"+ln.Addr().String(), keys...), rec.option())
+	c := connect(t, f)
+	_ = c.Send("/queue/x", "", []byte("x"))
+	ev, _ := rec.wait(t, EventFailed, 0)
+	var le *session.LimitError
+	if !errors.As(ev.Err, &le) {
+		t.Fatalf("failed with %v, want the limit error", ev.Err)
 	}
 	if got := sessions.Load(); got > 1+4 {
 		t.Fatalf("%d sessions for a policy of 4 reconnect attempts", got)

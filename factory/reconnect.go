@@ -24,6 +24,11 @@ type walkProgress struct {
 	deadline  time.Time
 	passes    int
 	reconnect bool
+	// lost is why the session that only looked healthy ended, when this
+	// episode is continued for it (see healthyAfter): the walk's error
+	// names it, so an episode that ends at once still says what happened.
+	lost    error
+	lostURL string
 }
 
 func newProgress(pol attempts.Policy, opts connConfig) *walkProgress {
@@ -40,6 +45,10 @@ func newProgress(pol attempts.Policy, opts connConfig) *walkProgress {
 func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress, def *confparse.Factory, chooser sequential.Chooser, lost *sequential.Endpoint, sched *attempts.Scheduler) (*session.Session, sequential.Endpoint, error) {
 	ep0 := prog.episode
 	cerr := &ConnectError{Factory: c.name, Phase: phase, Passes: prog.passes, Count: ep0.Policy().Count}
+	if prog.lost != nil {
+		cerr.add(prog.lostURL, prog.lost)
+		prog.lost = nil
+	}
 	defer func() { prog.passes = cerr.Passes }()
 	for {
 		d, ok := ep0.Next()
