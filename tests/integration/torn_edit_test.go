@@ -244,8 +244,8 @@ func wholeConfig(cfg *confparse.Config, urls string) bool {
 // the bad ones it holds stable are rejected.
 func TestReloadStressNeverTears(t *testing.T) {
 	verifyNoLeaks(t)
-	b1 := broker(t, embedded.Options{})
-	b2 := broker(t, embedded.Options{})
+	b1 := broker(t, embedded.Options{Engine: embedded.EngineMini})
+	b2 := broker(t, embedded.Options{Engine: embedded.EngineMini})
 	urls := b1.URL() + "," + b2.URL()
 	versions := reloadStressVersions(urls)
 	for _, v := range versions {
