@@ -520,17 +520,22 @@ func (s *Session) waitResumed() bool {
 	}
 }
 
+// beatLoop sends a heart-beat whenever nothing was written for a third of
+// the negotiated interval, so the longest gap the broker sees is about two
+// thirds of it: ActiveMQ closes a connection silent for one interval, with
+// no grace ("Channel was inactive for too long"), and a beat sent at the
+// last moment can reach it late on a busy machine.
 func (s *Session) beatLoop() {
 	defer s.wg.Done()
 	every := s.info.SendBeat
-	t := time.NewTicker(every / 2)
+	t := time.NewTicker(every / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
 		case now := <-t.C:
-			if now.Sub(time.Unix(0, s.lastWrite.Load())) >= every/2 {
+			if now.Sub(time.Unix(0, s.lastWrite.Load())) >= every/3 {
 				_ = s.Write(nil)
 			}
 		}
