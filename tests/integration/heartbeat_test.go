@@ -112,8 +112,11 @@ func TestIdleHeartbeats(t *testing.T) {
 		}
 	}
 
-	t.Logf("watching %d idle connections for %v", len(cases)*idleConnsPerCase, window)
+	t.Logf("watching %d idle connections for %v (load average %s)", len(cases)*idleConnsPerCase, window, loadAvg())
 	<-time.After(window)
+	// A machine starved of CPU delays every party's heart-beats, the
+	// brokers' checks of the client's as much as the client's of theirs.
+	t.Logf("window over (load average %s)", loadAvg())
 	drops := 0
 	for _, c := range cases {
 		for _, r := range c.recs {
@@ -126,7 +129,7 @@ func TestIdleHeartbeats(t *testing.T) {
 			c.drops += len(evs)
 		}
 		drops += c.drops
-		summary(t, e, "idle-heartbeat: %s window=%v connections=%d drops=%d", c.label(), window, len(c.conns), c.drops)
+		summary(t, e, "idle-heartbeat: %s window=%v connections=%d drops=%d load=%s", c.label(), window, len(c.conns), c.drops, loadAvg())
 	}
 
 	// A frozen broker is still detected: freeze both, and time each
@@ -239,4 +242,18 @@ func summary(t *testing.T, e *brokers.Env, format string, args ...any) {
 	if _, err := fmt.Fprintf(f, "%s %s: %s\n", time.Now().UTC().Format("15:04:05"), t.Name(), line[len("SUMMARY "):]); err != nil {
 		t.Logf("summary file: %v", err)
 	}
+}
+
+// loadAvg is the machine's 1, 5 and 15-minute load averages ("?" if
+// unknown).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], "/")
 }
