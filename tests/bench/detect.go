@@ -78,12 +78,7 @@ func detectTrial(hb time.Duration, grace float64) (float64, *eventLog, error) {
 		"connect_attempt_count = 1",
 		"heartbeat = "+ms+","+ms,
 		"heartbeat_grace = "+strconv.FormatFloat(grace, 'f', -1, 64),
-		"reconnect_attempt_count = -1",
-		"reconnect_attempt_delay = 0",
-		"reconnect_attempt_timeout = 1000",
-		"reconnect_backoff_multiplier = 1",
-		"reconnect_jitter = none",
-		"reconnect_spread = 0",
+		"reconnect_attempt_count = -1", // the other reconnect keys at their defaults
 		"send_timeout = 3000",
 	)
 	if err != nil {

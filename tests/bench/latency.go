@@ -225,13 +225,11 @@ type ourClient struct {
 }
 
 func newOurClient(a [2]string, backup bool) (*ourClient, error) {
+	// Every reconnect key at its default (the first pass goes at once; a
+	// storm signal brings the spread): what a lone application runs.
 	kv := []string{
 		"connect_attempt_count = 1",
 		"reconnect_attempt_count = -1",
-		"reconnect_attempt_delay = 0",
-		"reconnect_backoff_multiplier = 1",
-		"reconnect_jitter = none",
-		"reconnect_spread = 0",
 	}
 	if backup {
 		kv = append(kv, "backup = true")
