@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 )
@@ -138,6 +139,12 @@ type frameReader struct {
 
 	started bool   // bytes of the current frame were consumed
 	line    []byte // a line longer than what is buffered, being gathered
+
+	// Whole-frame accounting, for arm: when the current frame was first
+	// seen partly read (zero between frames) and how many bytes were read
+	// from src since then.
+	frameSince time.Time
+	frameBytes int64
 }
 
 const readBufferSize = 32 << 10
@@ -162,14 +169,13 @@ func (fr *frameReader) fill() error {
 		fr.w -= fr.r
 		fr.r = 0
 	}
-	if fr.arm != nil {
-		if err := fr.arm(fr.midFrame()); err != nil {
-			return err
-		}
+	if err := fr.armRead(fr.midFrame()); err != nil {
+		return err
 	}
 	for i := 0; i < 100; i++ {
 		n, err := fr.src.Read(fr.buf[fr.w:])
 		fr.w += n
+		fr.frameBytes += int64(n)
 		if err != nil {
 			fr.err = err
 			if n > 0 {
@@ -183,6 +189,17 @@ func (fr *frameReader) fill() error {
 	}
 	fr.err = io.ErrNoProgress
 	return fr.err
+}
+
+// armRead runs arm before a read of src, noting when the frame began.
+func (fr *frameReader) armRead(mid bool) error {
+	if mid && fr.frameSince.IsZero() {
+		fr.frameSince = time.Now()
+	}
+	if fr.arm != nil {
+		return fr.arm(mid)
+	}
+	return nil
 }
 
 func (fr *frameReader) limitErr(limit string, max int, cmd, detail string) error {
@@ -269,6 +286,7 @@ var unescaper = strings.NewReplacer(`\r`, "\r", `\n`, "\n", `\c`, ":", `\\`, `\`
 // Read returns the next frame, or nil for a heart-beat (an empty line).
 func (fr *frameReader) Read() (*frame.Frame, error) {
 	fr.started = false
+	fr.frameSince, fr.frameBytes = time.Time{}, 0
 	lim := fr.lim
 	cmdLine, err := fr.readLine(lim.MaxHeaderLength, "")
 	if err != nil {
@@ -360,13 +378,12 @@ func (fr *frameReader) readFull(p []byte) error {
 		if fr.err != nil {
 			return unexpected(fr.err)
 		}
-		if fr.arm != nil {
-			if err := fr.arm(true); err != nil {
-				return err
-			}
+		if err := fr.armRead(true); err != nil {
+			return err
 		}
 		k, err := fr.src.Read(p[n:])
 		n += k
+		fr.frameBytes += int64(k)
 		if err != nil {
 			fr.err = err
 			if n < len(p) {

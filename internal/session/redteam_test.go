@@ -1,0 +1,289 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/stompft/stompft/attempts"
+)
+
+// drip writes head at once, then one byte of tail every gap until the
+// connection fails or tail is spent.
+func drip(nc net.Conn, head string, tail []byte, gap time.Duration) {
+	if _, err := nc.Write([]byte(head)); err != nil {
+		return
+	}
+	for _, b := range tail {
+		time.Sleep(gap)
+		if _, err := nc.Write([]byte{b}); err != nil {
+			return
+		}
+	}
+	drain(nc)
+}
+
+// A peer that sends the next byte of a frame just inside the per-byte
+// bound, for ever, cannot hold the frame open for ever: the frame as a
+// whole is read within FrameReadTimeout × (1 + n / 1).
+func TestDrippedFrameEndsWithinItsBudget(t *testing.T) {
+	const frt = 300 * time.Millisecond
+	const gap = 100 * time.Millisecond // a third of the per-byte bound
+	for _, tc := range []struct{ name, head string }{
+		{"header line", "MESSAGE\ndestination:/q\nk:"},
+		{"body with content-length", "MESSAGE\ncontent-length:100000\n\n"},
+		{"body without content-length", "MESSAGE\ndestination:/q\n\n"},
+		{"heart-beats on", "MESSAGE\ndestination:/q\n\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hb := "0,0"
+			cfg := Config{FrameReadTimeout: frt}
+			if tc.name == "heart-beats on" {
+				hb = "200,200" // silence window 500 ms: longer than frt
+				cfg.HeartBeatRecv = 200 * time.Millisecond
+			}
+			addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+				drip(nc, "CONNECTED\nversion:1.2\nheart-beat:"+hb+"\n\n\x00"+tc.head, bytes.Repeat([]byte("x"), 1000), gap)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := Connect(ctx, dial(t, addr), cfg, Callbacks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			start := time.Now()
+			select {
+			case <-s.Done():
+				took := time.Since(start)
+				t.Logf("ended after %v: %v", took.Round(time.Millisecond), s.Err())
+				if !errors.Is(s.Err(), ErrFrameReadTimeout) || !strings.Contains(s.Err().Error(), "frame not whole") {
+					t.Fatalf("ended with %v", s.Err())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a dripped frame was read for 5 s (budget 300 ms)")
+			}
+		})
+	}
+}
+
+// frameBudget grows with what was read: a slow but steady large frame is
+// not cut, and the budget saturates instead of overflowing.
+func TestFrameBudget(t *testing.T) {
+	if got := frameBudget(time.Second, 0); got != time.Second {
+		t.Fatalf("empty frame budget %v", got)
+	}
+	if got := frameBudget(time.Second, 64<<20); got != 257*time.Second {
+		t.Fatalf("64 MiB budget %v", got)
+	}
+	if got := frameBudget(maxDuration/2, 1<<40); got != maxDuration {
+		t.Fatalf("saturated budget %v", got)
+	}
+}
+
+// The passcode is scrubbed before the text is cut: no piece of it is left
+// at the cut, wherever it falls.
+func TestPasscodeAtTheCutLeavesNoPiece(t *testing.T) {
+	const pw = "S3CRETpw"
+	s := &Session{cfg: Config{Passcode: pw}}
+	for off := maxErrorText - len(pw) - 2; off <= maxErrorText+2; off++ {
+		raw := strings.Repeat("x", off) + pw + strings.Repeat("y", 100)
+		for _, got := range []string{s.brokerText(raw), s.brokerBytes([]byte(raw))} {
+			if len(got) > maxErrorText+len("…") {
+				t.Fatalf("offset %d: %d bytes kept", off, len(got))
+			}
+			body := strings.TrimSuffix(strings.TrimRight(got, "y"), "…")
+			for k := 2; k <= len(pw); k++ {
+				if strings.HasSuffix(body, pw[:k]) || strings.Contains(got, pw[len(pw)-k:]+"y") {
+					t.Fatalf("offset %d: piece of the passcode kept: …%q", off, got[max(0, len(got)-20):])
+				}
+			}
+		}
+	}
+	// A multi-byte rune is not cut in half.
+	got := s.brokerText(strings.Repeat("é", maxErrorText))
+	if !strings.HasSuffix(got, "é…") {
+		t.Fatalf("rune cut: …%q", got[len(got)-8:])
+	}
+}
+
+// A broker may quote the passcode as it went on the wire (STOMP-escaped:
+// the CONNECT frame echoed raw), URL-encoded or string-escaped: each form
+// is scrubbed from what Connect returns.
+func TestPasscodeQuotedInOtherFormsIsScrubbed(t *testing.T) {
+	const pw = "p:a\\ss\nw0rd%/ \"é"
+	q := strconv.Quote(pw)
+	forms := map[string]string{
+		"as sent":      pw,
+		"STOMP-escape": `p\ca\\ss\nw0rd%/ "é`,
+		"query-escape": url.QueryEscape(pw),
+		"path-escape":  url.PathEscape(pw),
+		"Go/JSON":      q[1 : len(q)-1],
+	}
+	for name, form := range forms {
+		t.Run(name, func(t *testing.T) {
+			addr := rawPeer(t, func(nc net.Conn, connect *frame.Frame) {
+				// Raw bytes: the body is not escaped by the writer.
+				body := "CONNECT\npasscode:" + form + "\n in " + form
+				msg := strings.NewReplacer("\\", `\\`, "\n", `\n`, ":", `\c`, "\r", `\r`).Replace("refused " + form)
+				_, _ = nc.Write([]byte("ERROR\nmessage:" + msg + "\ncontent-length:" + strconv.Itoa(len(body)) + "\n\n" + body + "\x00"))
+				drain(nc)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := Connect(ctx, dial(t, addr), Config{Login: "u", Passcode: pw}, Callbacks{})
+			var ce *ConnectError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want ConnectError, got %v", err)
+			}
+			for _, f := range forms {
+				if strings.Contains(err.Error(), f) {
+					t.Fatalf("passcode form %q in %q", f, err)
+				}
+			}
+			if strings.Count(err.Error(), "******") != 3 {
+				t.Fatalf("broker text lost or not scrubbed: %q", err)
+			}
+		})
+	}
+}
+
+// An ERROR with a huge body costs what reading it costs, not a copy of it
+// too, and keeps maxErrorText of it.
+func TestHugeErrorBodyIsCappedCheaply(t *testing.T) {
+	const size = 16 << 20
+	addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+		_, _ = nc.Write([]byte("CONNECTED\nversion:1.2\n\n\x00ERROR\nmessage:m\ncontent-length:" + strconv.Itoa(size) + "\n\n"))
+		chunk := bytes.Repeat([]byte("z"), 64<<10)
+		for i := 0; i < size/len(chunk); i++ {
+			if _, err := nc.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = nc.Write([]byte{0})
+		drain(nc)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	s, err := Connect(ctx, dial(t, addr), Config{Passcode: "pw"}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("ERROR did not end the session")
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("ERROR body %d MiB: TotalAlloc +%.1f MiB, HeapInuse %+.1f MiB, %v",
+		size>>20, float64(alloc)/(1<<20), (float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), time.Since(start).Round(time.Millisecond))
+	var se *ServerError
+	if !errors.As(s.Err(), &se) || len(se.Body) > maxErrorText+len("…") {
+		t.Fatalf("ended with %v", s.Err())
+	}
+	// The body itself (content-length is allocated once) plus 2 MiB.
+	if alloc > size+2<<20 {
+		t.Fatalf("an ERROR of %d bytes allocated %d bytes", size, alloc)
+	}
+}
+
+// CONNECTED heart-beat values: garbage ends the attempt with an error (not a
+// panic, not a hang); absurdly large values do not overflow the silence
+// window into "never"; 1 ms does not make us beat or watch every 1 ms.
+func TestConnectedHeartbeatExtremes(t *testing.T) {
+	connectWith := func(t *testing.T, hb string, cfg Config) (*Session, error) {
+		addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+			_, _ = nc.Write([]byte("CONNECTED\nversion:1.2\nheart-beat:" + hb + "\n\n\x00"))
+			drain(nc)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return Connect(ctx, dial(t, addr), cfg, Callbacks{})
+	}
+	for _, hb := range []string{"-1,0", "0,-1", "x,y", "1000", "1000,1000,1000", " 1000,1000", "99999999999999999999,0", "9223372036855,0", strings.Repeat("9", 10000) + ",0"} {
+		t.Run("garbage "+hb[:min(len(hb), 24)], func(t *testing.T) {
+			s, err := connectWith(t, hb, Config{HeartBeatRecv: time.Second, HeartBeatSend: time.Second})
+			if err == nil {
+				s.Close()
+				t.Fatalf("heart-beat %q accepted: %+v", hb, s.Info())
+			}
+			if len(err.Error()) > 2*maxErrorText {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
+		})
+	}
+	t.Run("absurdly large", func(t *testing.T) {
+		s, err := connectWith(t, "9223372036854,9223372036854", Config{HeartBeatRecv: time.Second, HeartBeatSend: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if info := s.Info(); info.Silence <= 0 || info.RecvBeat <= 0 {
+			t.Fatalf("silence window %v from RecvBeat %v: never enforced", info.Silence, info.RecvBeat)
+		}
+	})
+	t.Run("1 ms", func(t *testing.T) {
+		s, err := connectWith(t, "1,1", Config{HeartBeatRecv: time.Second, HeartBeatSend: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if info := s.Info(); info.SendBeat != time.Second || info.RecvBeat != time.Second {
+			t.Fatalf("negotiated %+v", info)
+		}
+	})
+}
+
+// A CONNECTED naming a version CONNECT did not offer is refused, for good.
+func TestUnofferedVersionIsRefused(t *testing.T) {
+	for _, v := range []string{"1.0", "2.0", "1.3", "1.2,1.1", "garbage\xff"} {
+		t.Run(v, func(t *testing.T) {
+			addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+				_, _ = nc.Write([]byte("CONNECTED\nversion:" + v + "\n\n\x00"))
+				drain(nc)
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := Connect(ctx, dial(t, addr), Config{}, Callbacks{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("version %q accepted", v)
+			}
+			if !attempts.IsPermanent(err) {
+				t.Fatalf("not permanent: %v", err)
+			}
+		})
+	}
+	for _, v := range []string{"", "1.1", "1.2"} {
+		addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+			hdr := ""
+			if v != "" {
+				hdr = "version:" + v + "\n"
+			}
+			_, _ = nc.Write([]byte("CONNECTED\n" + hdr + "\n\x00"))
+			drain(nc)
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := Connect(ctx, dial(t, addr), Config{}, Callbacks{})
+		cancel()
+		if err != nil {
+			t.Fatalf("version %q: %v", v, err)
+		}
+		s.Close()
+	}
+}
