@@ -42,7 +42,9 @@ const (
 // would pass them; a frame over a limit ends the session with a
 // *LimitError. A field ≤ 0 takes its default. Memory for one frame is
 // bounded by MaxHeaderBytes plus MaxFrameSize plus the read buffer, and
-// each header string is built from bytes already counted.
+// each header string is built from bytes already counted. A body over 1 MiB
+// is not allocated from its content-length alone: it grows as its bytes
+// arrive (at most twice what was received is allocated for it).
 type Limits struct {
 	MaxFrameSize    int // body bytes; key max_frame_size; default DefaultMaxFrameSize
 	MaxHeaderLength int // one head line, bytes; key max_header_length; default DefaultMaxHeaderLength
@@ -337,10 +339,11 @@ func (fr *frameReader) Read() (*frame.Frame, error) {
 		if cl > lim.MaxFrameSize {
 			return nil, fr.limitErr(LimitFrameSize, lim.MaxFrameSize, cmd, "content-length "+strconv.Itoa(cl))
 		}
-		f.Body = make([]byte, cl)
-		if err := fr.readFull(f.Body); err != nil {
+		body, err := fr.readBody(cl)
+		if err != nil {
 			return nil, err
 		}
+		f.Body = body
 		if fr.r == fr.w {
 			if err := fr.fill(); err != nil {
 				return nil, err
@@ -359,6 +362,34 @@ func (fr *frameReader) Read() (*frame.Frame, error) {
 	}
 	fr.started = false
 	return f, nil
+}
+
+// eagerBody is the largest body allocated whole from its content-length
+// alone; a longer one grows (by doubling) as its bytes arrive, so that a
+// peer announcing MaxFrameSize and sending nothing costs no more than what
+// it sent: allocation stays under twice the bytes received plus eagerBody.
+const eagerBody = 1 << 20
+
+// readBody reads a body of n bytes (n ≤ MaxFrameSize, checked).
+func (fr *frameReader) readBody(n int) ([]byte, error) {
+	if n <= eagerBody {
+		body := make([]byte, n)
+		return body, fr.readFull(body)
+	}
+	body := make([]byte, 0, eagerBody)
+	for {
+		k := len(body)
+		body = body[:cap(body)]
+		if err := fr.readFull(body[k:]); err != nil {
+			return nil, err
+		}
+		if len(body) == n {
+			return body, nil
+		}
+		nb := make([]byte, len(body), min(2*len(body), n))
+		copy(nb, body)
+		body = nb
+	}
 }
 
 // readFull fills p from the buffer, then from src.
