@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-stomp/stomp/v3/frame"
 
@@ -355,3 +356,42 @@ type chunkReader struct {
 }
 
 func (c chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// FuzzScrub: whatever the broker text and the passcode, the text kept
+// holds no form of the passcode, is bounded, and when cut is the beginning
+// of the whole text scrubbed (no piece of a form at the cut), without a
+// rune cut in half.
+func FuzzScrub(f *testing.F) {
+	f.Add("S3CRETpw", "bad passcode S3CRETpw", 0)
+	f.Add("p:a\\ss\nw", `CONNECT\npasscode:p\ca\\ss\nw`, maxErrorText-3)
+	f.Add("é/+", "x%C3%A9%2F%2By", maxErrorText-1)
+	f.Fuzz(func(t *testing.T, pw, text string, pad int) {
+		// "******" would contain a passcode of stars, and "…" one made of
+		// a piece of its UTF-8 encoding.
+		if pw == "" || strings.Contains(pw, "*") || !utf8.ValidString(pw) || pad < 0 || pad > 2*maxErrorText {
+			return
+		}
+		text = strings.Repeat("x", pad) + text
+		s := &Session{cfg: Config{Passcode: pw}}
+		for _, got := range []string{s.brokerText(text), s.brokerBytes([]byte(text))} {
+			if len(got) > maxErrorText+len("…") {
+				t.Fatalf("%d bytes kept", len(got))
+			}
+			for _, form := range secretForms(pw) {
+				if strings.Contains(strings.TrimSuffix(got, "…"), form) {
+					t.Fatalf("form %q of %q kept in %q", form, pw, got)
+				}
+			}
+			if cut, ok := strings.CutSuffix(got, "…"); ok && len(text) > maxErrorText {
+				if utf8.ValidString(text) && !utf8.ValidString(cut) {
+					t.Fatalf("broken rune at the cut: %q", cut[max(0, len(cut)-4):])
+				}
+				// What is kept is the beginning of the whole text scrubbed:
+				// no piece of a form the cut went through is left.
+				if !strings.HasPrefix(s.scrub(text), cut) {
+					t.Fatalf("kept text is not a prefix of the scrubbed text: …%q", cut[max(0, len(cut)-16):])
+				}
+			}
+		}
+	})
+}

@@ -442,14 +442,21 @@ func (s *Session) brokerText(t string) string {
 			}
 		}
 	}
-	// No rune cut in half.
-	for i := 0; i < utf8.UTFMax && t != ""; i++ {
-		if r, n := utf8.DecodeLastRuneInString(t); r != utf8.RuneError || n != 1 {
-			break
+	return trimPartialRune(t) + "…"
+}
+
+// trimPartialRune drops the beginning of a UTF-8 sequence cut short at the
+// end of t (bytes that were invalid in the broker's text stay).
+func trimPartialRune(t string) string {
+	for i := 1; i < utf8.UTFMax && i <= len(t); i++ {
+		if utf8.RuneStart(t[len(t)-i]) {
+			if !utf8.FullRuneInString(t[len(t)-i:]) {
+				return t[:len(t)-i]
+			}
+			return t
 		}
-		t = t[:len(t)-1]
 	}
-	return t + "…"
+	return t
 }
 
 // brokerBytes is brokerText of b, without copying more of b than it keeps.
