@@ -395,3 +395,52 @@ func FuzzScrub(f *testing.F) {
 		}
 	})
 }
+
+// A broker that offered no heart-beats but sends them anyway, in floods of
+// LF and CR LF, costs nothing per beat, and frames around them arrive.
+func TestUnofferedBeatFloodIsFree(t *testing.T) {
+	flood := bytes.Repeat([]byte("\n\r\n"), 1<<18) // 512 Ki beats, 768 KiB
+	msgs := make(chan string, 2)
+	addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+		_, _ = nc.Write([]byte("CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00MESSAGE\nsubscription:0\n\nfirst\x00"))
+		_, _ = nc.Write(flood)
+		_, _ = nc.Write([]byte("MESSAGE\r\nsubscription:0\r\n\r\nsecond\x00\r\n"))
+		drain(nc)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	s, err := Connect(ctx, dial(t, addr), Config{HeartBeatRecv: time.Second}, Callbacks{
+		Message: func(f *frame.Frame) { msgs <- string(f.Body) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Info().Silence != 0 {
+		t.Fatalf("silence window %v though the broker offered no beats", s.Info().Silence)
+	}
+	for _, want := range []string{"first", "second"} {
+		select {
+		case got := <-msgs:
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		case <-s.Done():
+			t.Fatalf("ended: %v", s.Err())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never came", want)
+		}
+	}
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d KiB of unoffered beats: TotalAlloc +%.2f MiB, HeapInuse %+.2f MiB, %v",
+		len(flood)>>10, float64(alloc)/(1<<20), (float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), took.Round(time.Millisecond))
+	if alloc > 1<<20 {
+		t.Fatalf("%d bytes allocated for beats", alloc)
+	}
+}
