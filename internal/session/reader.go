@@ -441,11 +441,16 @@ func (fr *frameReader) readToNUL(max int, cmd string) ([]byte, error) {
 			if len(body)+i > max {
 				return nil, fr.limitErr(LimitFrameSize, max, cmd, "body of more than "+strconv.Itoa(max)+" bytes without content-length")
 			}
-			body = appendCapped(body, fr.buf[fr.r:fr.r+i], max)
-			fr.r += i + 1
 			if body == nil {
-				body = []byte{}
+				// Whole in the buffer: exactly its size. A delivered body
+				// stays live while the application holds the message; a
+				// larger block per small body would multiply that.
+				body = make([]byte, i)
+				copy(body, fr.buf[fr.r:fr.r+i])
+			} else {
+				body = appendCapped(body, fr.buf[fr.r:fr.r+i], max)
 			}
+			fr.r += i + 1
 			return body, nil
 		}
 		if len(body)+fr.w-fr.r > max {

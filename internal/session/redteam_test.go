@@ -444,3 +444,29 @@ func TestUnofferedBeatFloodIsFree(t *testing.T) {
 		t.Fatalf("%d bytes allocated for beats", alloc)
 	}
 }
+
+// A small body without content-length costs its size, not a 4 KiB block:
+// the body stays live as long as the application holds the message.
+func TestSmallBodyIsAllocatedToSize(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 1000; i++ {
+		b.WriteString("MESSAGE\nsubscription:0\nmessage-id:" + strconv.Itoa(i) + "\n\nstray\x00")
+	}
+	data := []byte(b.String())
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got, err := readAll(newFrameReader(bytes.NewReader(data), Limits{}, "").Read)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.EOF) || len(got) != 1000 {
+		t.Fatalf("%d frames, %v", len(got), err)
+	}
+	per := (after.TotalAlloc - before.TotalAlloc - readBufferSize) / 1000
+	t.Logf("%d-byte frames: %d bytes allocated per frame; body cap %d", len(data)/1000, per, cap(got[0].Body))
+	if cap(got[0].Body) != len("stray") {
+		t.Fatalf("a %d-byte body holds %d bytes", len(got[0].Body), cap(got[0].Body))
+	}
+	if per > 1024 {
+		t.Fatalf("%d bytes allocated per %d-byte frame", per, len(data)/1000)
+	}
+}

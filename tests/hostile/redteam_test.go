@@ -1,10 +1,12 @@
 package hostile_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,5 +251,90 @@ func TestStrayFramesAreIgnored(t *testing.T) {
 	}
 	if errs := ev.texts(); len(errs) > 0 {
 		t.Fatalf("events with errors: %v", errs)
+	}
+}
+
+// Floods of frames the client did not ask for, each followed by one valid
+// MESSAGE: the connection survives, the MESSAGE arrives, and what the
+// flood leaves live is bounded (it is garbage, whatever its length).
+func TestStrayFloods(t *testing.T) {
+	var receipts, strays strings.Builder
+	for i := 0; i < 10000; i++ {
+		receipts.WriteString("RECEIPT\nreceipt-id:nobody-" + strconv.Itoa(i) + "\n\n\x00")
+		strays.WriteString("MESSAGE\ndestination:/queue/h\nmessage-id:s" + strconv.Itoa(i) + "\nsubscription:nobody\n\nstray\x00")
+	}
+	for _, tc := range []struct {
+		name  string
+		flood []byte
+	}{
+		{"10k RECEIPTs for unknown ids", []byte(receipts.String())},
+		{"10k MESSAGEs for no subscription", []byte(strays.String())},
+		{"512 Ki unoffered heart-beats", bytes.Repeat([]byte("\n\r\n"), 1<<18)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leakcheck.Check(t)
+			addr := hostileServer(t, func(nc net.Conn, r *frame.Reader) {
+				if _, err := nc.Write([]byte(connected)); err != nil {
+					return
+				}
+				var sub *frame.Frame
+				for sub == nil {
+					f, err := r.Read()
+					if err != nil {
+						return
+					}
+					sub = f
+				}
+				_, _ = nc.Write(tc.flood)
+				_, _ = nc.Write([]byte("MESSAGE\ndestination:/queue/h\nmessage-id:g1\nsubscription:" + sub.Header.Get(frame.Id) + "\n\nvalid\x00"))
+				for {
+					f, err := r.Read()
+					if err != nil {
+						return
+					}
+					if f != nil && f.Command == frame.DISCONNECT {
+						_, _ = nc.Write([]byte("RECEIPT\nreceipt-id:" + f.Header.Get(frame.Receipt) + "\n\n\x00"))
+					}
+				}
+			})
+			ev := newErrEvents()
+			c, err := connectionWith(t, addr, secret, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var a, b runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&a)
+			start := time.Now()
+			s, err := c.Subscribe("/queue/h", stomp.AckAuto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-s.C:
+				if m.Err != nil || string(m.Body) != "valid" {
+					t.Fatalf("message %q, %v", m.Body, m.Err)
+				}
+			case cause := <-ev.lost:
+				t.Fatalf("disconnected: %v", cause)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the valid MESSAGE never came")
+			}
+			took := time.Since(start)
+			runtime.ReadMemStats(&b)
+			total := b.TotalAlloc - a.TotalAlloc
+			runtime.GC()
+			runtime.ReadMemStats(&b)
+			live := int64(b.HeapInuse) - int64(a.HeapInuse)
+			t.Logf("shape %-34s wire %6.2f MiB took %-8v TotalAlloc Δ %7.2f MiB  live HeapInuse Δ %6.2f MiB",
+				tc.name, float64(len(tc.flood))/(1<<20), took.Round(time.Millisecond), float64(total)/(1<<20), float64(live)/(1<<20))
+			if live > overhead {
+				t.Errorf("%d bytes left live by the flood", live)
+			}
+			if total > 16*uint64(len(tc.flood))+overhead {
+				t.Errorf("allocated %d bytes for %d on the wire", total, len(tc.flood))
+			}
+		})
 	}
 }
