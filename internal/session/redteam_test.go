@@ -470,3 +470,92 @@ func TestSmallBodyIsAllocatedToSize(t *testing.T) {
 		t.Fatalf("%d bytes allocated per %d-byte frame", per, len(data)/1000)
 	}
 }
+
+// STOMP 1.2 framing details, each with the reading the spec (or go-stomp,
+// where the spec leaves it open) gives.
+func TestFrameReaderSpecCases(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		ok         bool
+		header     [2]string // a header and its value in the first frame
+		body       string
+	}{
+		{"escapes", "MESSAGE\na\\cb:c\\nd\\re\\\\f\n\n\x00", true, [2]string{"a:b", "c\nd\re\\f"}, ""},
+		{"undefined escape kept (as go-stomp)", "MESSAGE\nk:a\\tb\n\n\x00", true, [2]string{"k", "a\\tb"}, ""},
+		{"repeated header: first wins", "MESSAGE\nk:1\nk:2\n\n\x00", true, [2]string{"k", "1"}, ""},
+		{"CRLF", "MESSAGE\r\nk:v\r\n\r\nb\x00", true, [2]string{"k", "v"}, "b"},
+		{"EOLs before a frame", "\n\r\n\nMESSAGE\nk:v\n\n\x00", true, [2]string{"k", "v"}, ""},
+		{"value keeps its spaces", "MESSAGE\nk: v \n\n\x00", true, [2]string{"k", " v "}, ""},
+		{"invalid UTF-8 kept", "MESSAGE\nk:\xff\xfe\n\n\x00", true, [2]string{"k", "\xff\xfe"}, ""},
+		{"content-length with leading zeros", "MESSAGE\ncontent-length:003\n\nabc\x00", true, [2]string{"content-length", "003"}, "abc"},
+		{"NUL inside a body with content-length", "MESSAGE\ncontent-length:3\n\na\x00c\x00", true, [2]string{"content-length", "3"}, "a\x00c"},
+		{"content-length with a space", "MESSAGE\ncontent-length: 3\n\nabc\x00", false, [2]string{}, ""},
+		{"content-length with a sign", "MESSAGE\ncontent-length:+3\n\nabc\x00", false, [2]string{}, ""},
+		{"negative content-length", "MESSAGE\ncontent-length:-1\n\n\x00", false, [2]string{}, ""},
+		{"content-length overflow", "MESSAGE\ncontent-length:99999999999999999999\n\n\x00", false, [2]string{}, ""},
+		{"content-length 2^32", "MESSAGE\ncontent-length:4294967296\n\n\x00", false, [2]string{}, ""},
+		{"body longer than content-length", "MESSAGE\ncontent-length:2\n\nabc\x00", false, [2]string{}, ""},
+		{"unknown command", "BOGUS\n\n\x00", false, [2]string{}, ""},
+		{"lower-case command", "message\n\n\x00", false, [2]string{}, ""},
+		{"header without colon", "MESSAGE\nk\n\n\x00", false, [2]string{}, ""},
+		{"empty header name", "MESSAGE\n:v\n\n\x00", false, [2]string{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, src := range []io.Reader{strings.NewReader(tc.data), oneByteReader{strings.NewReader(tc.data)}} {
+				fr := newFrameReader(src, Limits{}, "")
+				var f *frame.Frame
+				var err error
+				for f == nil && err == nil {
+					f, err = fr.Read()
+				}
+				if !tc.ok {
+					if err == nil {
+						t.Fatalf("accepted: %+v", f)
+					}
+					if strings.Contains(err.Error(), "\n") {
+						t.Fatalf("error quotes the frame: %q", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, ok := f.Header.Contains(tc.header[0]); !ok || v != tc.header[1] || string(f.Body) != tc.body {
+					t.Fatalf("header %q = %q (%v), body %q", tc.header[0], v, ok, f.Body)
+				}
+			}
+		})
+	}
+}
+
+// The passcode as a header name, as a receipt-id, and CONNECTED headers of
+// 60 KiB: nothing of it reaches the error or Info, and Info is capped.
+func TestPasscodeInHeaderNamesAndReceiptEcho(t *testing.T) {
+	const pw = "S3CRETpw"
+	long := strings.Repeat("s", 60<<10)
+	addr := rawPeer(t, func(nc net.Conn, _ *frame.Frame) {
+		_, _ = nc.Write([]byte("CONNECTED\nversion:1.2\nserver:" + long + pw + "\nsession:" + pw + long + "\n" + pw + ":x\n\n\x00"))
+		_, _ = nc.Write([]byte("ERROR\n" + pw + ":v\nreceipt-id:" + pw + "\nmessage:m\n\n\x00"))
+		drain(nc)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, addr), Config{Passcode: pw}, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	info := s.Info()
+	if len(info.Server) > maxErrorText+len("…") || len(info.SessionID) > maxErrorText+len("…") || strings.Contains(info.Server+info.SessionID, pw) {
+		t.Fatalf("Info server %d bytes, session %d bytes", len(info.Server), len(info.SessionID))
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("ERROR did not end the session")
+	}
+	var se *ServerError
+	if !errors.As(s.Err(), &se) || se.ReceiptID != "******" || strings.Contains(s.Err().Error(), pw) {
+		t.Fatalf("ended with %v (%+v)", s.Err(), se)
+	}
+}

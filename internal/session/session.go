@@ -132,7 +132,8 @@ type ConnectError struct{ ServerError }
 
 func (e *ConnectError) Error() string { return "CONNECT refused: " + e.ServerError.Error() }
 
-// Info is what CONNECTED told us (header values scrubbed of the passcode).
+// Info is what CONNECTED told us (header values scrubbed of the passcode,
+// Server and SessionID capped at 4 KiB).
 type Info struct {
 	Version   string
 	Server    string
@@ -289,8 +290,8 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	_ = s.nc.SetDeadline(time.Time{})
 	info := Info{
 		Version:   s.scrub(resp.Header.Get(frame.Version)),
-		Server:    s.scrub(resp.Header.Get(frame.Server)),
-		SessionID: s.scrub(resp.Header.Get(frame.Session)),
+		Server:    s.brokerText(resp.Header.Get(frame.Server)),
+		SessionID: s.brokerText(resp.Header.Get(frame.Session)),
 	}
 	switch info.Version {
 	case "1.1", "1.2":
