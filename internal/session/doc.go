@@ -38,8 +38,15 @@
 // ErrHeartbeatTimeout); while a frame is partly read, the next byte is
 // awaited at most Config.FrameReadTimeout (30 s by default; the factory
 // uses the attempt timeout), or the silence window if shorter, even with
-// heart-beats off (ErrFrameReadTimeout). With heart-beats off, an idle
+// heart-beats off (ErrFrameReadTimeout). A frame as a whole also has a
+// budget, so a peer that drips one byte just inside that bound cannot hold
+// a frame open for ever: a frame of which n bytes were read must be whole
+// within FrameReadTimeout × (1 + n / FrameRateFloor) of its first byte (257
+// × FrameReadTimeout at the default limits). With heart-beats off, an idle
 // connection between frames has no read deadline: the broker owes nothing.
+//
+// A CONNECTED naming a version CONNECT did not offer (1.1, 1.2) is refused,
+// permanently; one without a version header is a STOMP 1.0 server's.
 //
 // # Heart-beats
 //
@@ -62,5 +69,10 @@
 //
 // The client's own passcode is scrubbed ("******") from every broker text
 // the session returns: ERROR message and body (ServerError, ConnectError),
-// CONNECTED header echoes (Info) and header values quoted in errors.
+// CONNECTED header echoes (Info) and header values quoted in errors. It is
+// recognised as sent, STOMP-escaped (as it went on the wire in CONNECT),
+// URL-encoded (query and path forms) and string-escaped (Go/JSON/Java); not
+// base64-encoded, nor cut into pieces spread over the message and the body.
+// Broker text kept in an error is capped at 4 KiB, cut after scrubbing and
+// never in the middle of a passcode form or of a UTF-8 sequence.
 package session

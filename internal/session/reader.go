@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 )
@@ -41,7 +42,9 @@ const (
 // would pass them; a frame over a limit ends the session with a
 // *LimitError. A field ≤ 0 takes its default. Memory for one frame is
 // bounded by MaxHeaderBytes plus MaxFrameSize plus the read buffer, and
-// each header string is built from bytes already counted.
+// each header string is built from bytes already counted. A body over 1 MiB
+// is not allocated from its content-length alone: it grows as its bytes
+// arrive (at most twice what was received is allocated for it).
 type Limits struct {
 	MaxFrameSize    int // body bytes; key max_frame_size; default DefaultMaxFrameSize
 	MaxHeaderLength int // one head line, bytes; key max_header_length; default DefaultMaxHeaderLength
@@ -138,6 +141,12 @@ type frameReader struct {
 
 	started bool   // bytes of the current frame were consumed
 	line    []byte // a line longer than what is buffered, being gathered
+
+	// Whole-frame accounting, for arm: when the current frame was first
+	// seen partly read (zero between frames) and how many bytes were read
+	// from src since then.
+	frameSince time.Time
+	frameBytes int64
 }
 
 const readBufferSize = 32 << 10
@@ -162,14 +171,13 @@ func (fr *frameReader) fill() error {
 		fr.w -= fr.r
 		fr.r = 0
 	}
-	if fr.arm != nil {
-		if err := fr.arm(fr.midFrame()); err != nil {
-			return err
-		}
+	if err := fr.armRead(fr.midFrame()); err != nil {
+		return err
 	}
 	for i := 0; i < 100; i++ {
 		n, err := fr.src.Read(fr.buf[fr.w:])
 		fr.w += n
+		fr.frameBytes += int64(n)
 		if err != nil {
 			fr.err = err
 			if n > 0 {
@@ -183,6 +191,17 @@ func (fr *frameReader) fill() error {
 	}
 	fr.err = io.ErrNoProgress
 	return fr.err
+}
+
+// armRead runs arm before a read of src, noting when the frame began.
+func (fr *frameReader) armRead(mid bool) error {
+	if mid && fr.frameSince.IsZero() {
+		fr.frameSince = time.Now()
+	}
+	if fr.arm != nil {
+		return fr.arm(mid)
+	}
+	return nil
 }
 
 func (fr *frameReader) limitErr(limit string, max int, cmd, detail string) error {
@@ -269,6 +288,7 @@ var unescaper = strings.NewReplacer(`\r`, "\r", `\n`, "\n", `\c`, ":", `\\`, `\`
 // Read returns the next frame, or nil for a heart-beat (an empty line).
 func (fr *frameReader) Read() (*frame.Frame, error) {
 	fr.started = false
+	fr.frameSince, fr.frameBytes = time.Time{}, 0
 	lim := fr.lim
 	cmdLine, err := fr.readLine(lim.MaxHeaderLength, "")
 	if err != nil {
@@ -319,10 +339,11 @@ func (fr *frameReader) Read() (*frame.Frame, error) {
 		if cl > lim.MaxFrameSize {
 			return nil, fr.limitErr(LimitFrameSize, lim.MaxFrameSize, cmd, "content-length "+strconv.Itoa(cl))
 		}
-		f.Body = make([]byte, cl)
-		if err := fr.readFull(f.Body); err != nil {
+		body, err := fr.readBody(cl)
+		if err != nil {
 			return nil, err
 		}
+		f.Body = body
 		if fr.r == fr.w {
 			if err := fr.fill(); err != nil {
 				return nil, err
@@ -343,6 +364,34 @@ func (fr *frameReader) Read() (*frame.Frame, error) {
 	return f, nil
 }
 
+// eagerBody is the largest body allocated whole from its content-length
+// alone; a longer one grows (by doubling) as its bytes arrive, so that a
+// peer announcing MaxFrameSize and sending nothing costs no more than what
+// it sent: allocation stays under twice the bytes received plus eagerBody.
+const eagerBody = 1 << 20
+
+// readBody reads a body of n bytes (n ≤ MaxFrameSize, checked).
+func (fr *frameReader) readBody(n int) ([]byte, error) {
+	if n <= eagerBody {
+		body := make([]byte, n)
+		return body, fr.readFull(body)
+	}
+	body := make([]byte, 0, eagerBody)
+	for {
+		k := len(body)
+		body = body[:cap(body)]
+		if err := fr.readFull(body[k:]); err != nil {
+			return nil, err
+		}
+		if len(body) == n {
+			return body, nil
+		}
+		nb := make([]byte, len(body), min(2*len(body), n))
+		copy(nb, body)
+		body = nb
+	}
+}
+
 // readFull fills p from the buffer, then from src.
 func (fr *frameReader) readFull(p []byte) error {
 	n := copy(p, fr.buf[fr.r:fr.w])
@@ -360,13 +409,12 @@ func (fr *frameReader) readFull(p []byte) error {
 		if fr.err != nil {
 			return unexpected(fr.err)
 		}
-		if fr.arm != nil {
-			if err := fr.arm(true); err != nil {
-				return err
-			}
+		if err := fr.armRead(true); err != nil {
+			return err
 		}
 		k, err := fr.src.Read(p[n:])
 		n += k
+		fr.frameBytes += int64(k)
 		if err != nil {
 			fr.err = err
 			if n < len(p) {
@@ -393,11 +441,16 @@ func (fr *frameReader) readToNUL(max int, cmd string) ([]byte, error) {
 			if len(body)+i > max {
 				return nil, fr.limitErr(LimitFrameSize, max, cmd, "body of more than "+strconv.Itoa(max)+" bytes without content-length")
 			}
-			body = appendCapped(body, fr.buf[fr.r:fr.r+i], max)
-			fr.r += i + 1
 			if body == nil {
-				body = []byte{}
+				// Whole in the buffer: exactly its size. A delivered body
+				// stays live while the application holds the message; a
+				// larger block per small body would multiply that.
+				body = make([]byte, i)
+				copy(body, fr.buf[fr.r:fr.r+i])
+			} else {
+				body = appendCapped(body, fr.buf[fr.r:fr.r+i], max)
 			}
+			fr.r += i + 1
 			return body, nil
 		}
 		if len(body)+fr.w-fr.r > max {

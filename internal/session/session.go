@@ -1,20 +1,45 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/stompft/stompft/attempts"
 )
+
+// FrameRateFloor is the slowest a frame may arrive once begun: after its
+// first FrameReadTimeout, FrameRateFloor bytes per FrameReadTimeout on
+// average. A frame of n bytes is thus read whole within
+// FrameReadTimeout × (1 + n / FrameRateFloor), at most FrameReadTimeout ×
+// (1 + (MaxHeaderBytes + MaxFrameSize) / FrameRateFloor): 257 ×
+// FrameReadTimeout at the default limits, whatever the peer dribbles. At
+// the default 30 s that floor is about 8.5 KiB/s.
+const FrameRateFloor = 256 << 10
+
+// frameBudget is the time a frame of which n bytes were read may take in
+// all since its first byte.
+func frameBudget(frameReadTimeout time.Duration, n int64) time.Duration {
+	k := 1 + float64(n)/FrameRateFloor
+	if b := float64(frameReadTimeout) * k; b < float64(maxDuration) {
+		return time.Duration(b)
+	}
+	return maxDuration
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
 
 // Errors that end a session.
 var (
@@ -107,7 +132,8 @@ type ConnectError struct{ ServerError }
 
 func (e *ConnectError) Error() string { return "CONNECT refused: " + e.ServerError.Error() }
 
-// Info is what CONNECTED told us (header values scrubbed of the passcode).
+// Info is what CONNECTED told us (header values scrubbed of the passcode,
+// Server and SessionID capped at 4 KiB).
 type Info struct {
 	Version   string
 	Server    string
@@ -136,6 +162,10 @@ type Session struct {
 	ending  atomic.Bool // set by end before the socket goes inert
 	endOnce sync.Once
 	err     error
+
+	scrubOnce sync.Once
+	forms     []string // secretForms(cfg.Passcode)
+	scrubR    *strings.Replacer
 
 	pauseMu  sync.Mutex
 	paused   bool
@@ -260,16 +290,22 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	_ = s.nc.SetDeadline(time.Time{})
 	info := Info{
 		Version:   s.scrub(resp.Header.Get(frame.Version)),
-		Server:    s.scrub(resp.Header.Get(frame.Server)),
-		SessionID: s.scrub(resp.Header.Get(frame.Session)),
+		Server:    s.brokerText(resp.Header.Get(frame.Server)),
+		SessionID: s.brokerText(resp.Header.Get(frame.Session)),
 	}
-	if info.Version == "" {
-		info.Version = "1.0"
+	switch info.Version {
+	case "1.1", "1.2":
+	case "":
+		info.Version = "1.0" // a STOMP 1.0 server: it does not send the header
+	default:
+		// A broker that answers with a version CONNECT did not offer
+		// speaks another protocol than the one we frame: it will again.
+		return Info{}, attempts.Permanent(fmt.Errorf("CONNECTED: version %q was not offered (accept-version 1.1,1.2)", s.brokerText(info.Version)))
 	}
 	if hb, ok := resp.Header.Contains(frame.HeartBeat); ok {
 		sx, sy, err := frame.ParseHeartBeat(hb)
 		if err != nil {
-			return Info{}, fmt.Errorf("CONNECTED: bad heart-beat %q", s.scrub(hb))
+			return Info{}, fmt.Errorf("CONNECTED: bad heart-beat %q", s.brokerText(hb))
 		}
 		// STOMP 1.2 §Heart-beating: each side beats at the larger of what
 		// one offers and the other wants.
@@ -280,7 +316,13 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 			info.RecvBeat = max(s.cfg.HeartBeatRecv, sx)
 		}
 	}
-	info.Silence = time.Duration(float64(info.RecvBeat) * s.cfg.Grace)
+	// Saturated: a broker offering beats 2^53 ms apart must not make the
+	// window overflow into a negative (never enforced) duration.
+	if f := float64(info.RecvBeat) * s.cfg.Grace; f < float64(maxDuration) {
+		info.Silence = time.Duration(f)
+	} else {
+		info.Silence = maxDuration
+	}
 	return info, nil
 }
 
@@ -316,27 +358,114 @@ const maxErrorText = 4 << 10
 
 func (s *Session) serverError(f *frame.Frame) *ServerError {
 	return &ServerError{
-		Message:   s.scrub(truncate(f.Header.Get(frame.Message))),
-		Body:      s.scrub(truncate(strings.TrimSpace(string(f.Body)))),
-		ReceiptID: s.scrub(f.Header.Get(frame.ReceiptId)),
+		Message:   s.brokerText(f.Header.Get(frame.Message)),
+		Body:      s.brokerBytes(bytes.TrimSpace(f.Body)),
+		ReceiptID: s.brokerText(f.Header.Get(frame.ReceiptId)),
 	}
 }
 
-func truncate(t string) string {
-	if len(t) <= maxErrorText {
-		return t
+// secretForms are the ways a broker may quote the passcode: as sent, as
+// it went on the wire (STOMP-escaped: a CONNECT frame echoed raw), URL-
+// encoded (query and path), and Go/JSON/Java string-escaped; longest first.
+// Base64 and other encodings are not recognised. The passcode cut into
+// pieces, split between the message header and the body, is not either.
+func secretForms(pw string) []string {
+	if pw == "" {
+		return nil
 	}
-	return t[:maxErrorText] + "…"
+	q := strconv.Quote(pw)
+	cand := []string{
+		pw,
+		stompEscaper.Replace(pw),
+		url.QueryEscape(pw),
+		url.PathEscape(pw),
+		q[1 : len(q)-1],
+	}
+	var forms []string
+	for _, c := range cand {
+		if c != "" && !slices.Contains(forms, c) {
+			forms = append(forms, c)
+		}
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
 }
 
-// scrub replaces the client's own passcode in broker text: a broker that
-// quotes it (in an ERROR, a header echo) must not put it into errors,
-// logs, events or confcheck output.
+var stompEscaper = strings.NewReplacer(`\`, `\\`, "\r", `\r`, "\n", `\n`, ":", `\c`)
+
+func (s *Session) scrubber() *strings.Replacer {
+	s.scrubOnce.Do(func() {
+		s.forms = secretForms(s.cfg.Passcode)
+		var args []string
+		for _, f := range s.forms {
+			args = append(args, f, "******")
+		}
+		s.scrubR = strings.NewReplacer(args...)
+	})
+	return s.scrubR
+}
+
+// scrub replaces the client's own passcode, in each of its secretForms, in
+// broker text: a broker that quotes it (in an ERROR, a header echo) must
+// not put it into errors, logs, events or confcheck output.
 func (s *Session) scrub(t string) string {
-	if s.cfg.Passcode == "" || !strings.Contains(t, s.cfg.Passcode) {
+	if s.cfg.Passcode == "" {
 		return t
 	}
-	return strings.ReplaceAll(t, s.cfg.Passcode, "******")
+	return s.scrubber().Replace(t)
+}
+
+// brokerText is scrub bounded to maxErrorText bytes (then "…"). The
+// passcode is scrubbed before the text is cut, and a cut never leaves the
+// beginning of one of its forms at the end: no piece of it survives.
+func (s *Session) brokerText(t string) string {
+	window := maxErrorText + 1
+	s.scrubber()
+	for _, f := range s.forms {
+		window = max(window, maxErrorText+len(f))
+	}
+	cut := false
+	if len(t) > window {
+		t, cut = t[:window], true
+	}
+	t = s.scrub(t)
+	if len(t) > maxErrorText {
+		t, cut = t[:maxErrorText], true
+	}
+	if !cut {
+		return t
+	}
+	for _, f := range s.forms {
+		for k := len(f) - 1; k > 0; k-- {
+			if strings.HasSuffix(t, f[:k]) {
+				t = t[:len(t)-k]
+				break
+			}
+		}
+	}
+	return trimPartialRune(t) + "…"
+}
+
+// trimPartialRune drops the beginning of a UTF-8 sequence cut short at the
+// end of t (bytes that were invalid in the broker's text stay).
+func trimPartialRune(t string) string {
+	for i := 1; i < utf8.UTFMax && i <= len(t); i++ {
+		if utf8.RuneStart(t[len(t)-i]) {
+			if !utf8.FullRuneInString(t[len(t)-i:]) {
+				return t[:len(t)-i]
+			}
+			return t
+		}
+	}
+	return t
+}
+
+// brokerBytes is brokerText of b, without copying more of b than it keeps.
+func (s *Session) brokerBytes(b []byte) string {
+	if limit := 2*maxErrorText + len(s.cfg.Passcode)*8; len(b) > limit {
+		b = b[:limit]
+	}
+	return s.brokerText(string(b))
 }
 
 // Tag returns Config.Tag.
@@ -390,6 +519,7 @@ func (s *Session) readLoop() {
 	}
 	var bound time.Duration // the deadline armed last, for the error
 	var boundErr error
+	var wholeFrame bool // the deadline armed last is the whole-frame budget's
 	s.r.arm = func(midFrame bool) error {
 		switch {
 		case midFrame:
@@ -399,9 +529,19 @@ func (s *Session) readLoop() {
 		default:
 			bound, boundErr = 0, nil
 		}
+		wholeFrame = false
 		var d time.Time
 		if bound > 0 {
-			d = time.Now().Add(bound)
+			now := time.Now()
+			d = now.Add(bound)
+			if midFrame {
+				// A peer dripping a byte just inside the per-byte bound
+				// must not hold a frame open for ever: the frame as a
+				// whole has its own budget.
+				if b := s.r.frameSince.Add(frameBudget(s.cfg.FrameReadTimeout, s.r.frameBytes)); b.Before(d) {
+					d, wholeFrame = b, true
+				}
+			}
 		}
 		_ = s.nc.SetReadDeadline(d)
 		// After re-arming: end stores ending before it sets the past
@@ -429,7 +569,10 @@ func (s *Session) readLoop() {
 			}
 			var ne net.Error
 			if boundErr != nil && errors.As(err, &ne) && ne.Timeout() {
-				if boundErr == ErrHeartbeatTimeout {
+				if wholeFrame {
+					err = fmt.Errorf("%w (frame not whole after %v: %d bytes read, less than %d bytes per %v)",
+						ErrFrameReadTimeout, time.Since(s.r.frameSince).Round(time.Millisecond), s.r.frameBytes, FrameRateFloor, s.cfg.FrameReadTimeout)
+				} else if boundErr == ErrHeartbeatTimeout {
 					err = fmt.Errorf("%w (%v without a frame or beat)", boundErr, bound)
 				} else {
 					err = fmt.Errorf("%w (nothing more for %v)", boundErr, bound)
