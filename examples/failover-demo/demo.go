@@ -170,6 +170,7 @@ type demo struct {
 	got      []bool // by seq-1
 	sum      summary
 	producer *factory.Connection
+	consumer *factory.Connection
 }
 
 // role names a URL by its place in the factory's list.
@@ -249,6 +250,7 @@ func (d *demo) run(ctx context.Context, f *factory.Factory) (summary, error) {
 	}
 	d.mu.Lock()
 	d.producer = producer
+	d.consumer = consumer
 	d.mu.Unlock()
 
 	consumed := make(chan struct{})
@@ -429,7 +431,10 @@ func (d *demo) control(ctx context.Context, milestones <-chan int) {
 			}
 			continue
 		}
-		// Kill the broker the producer is on; the other one must be up.
+		// Kill the broker the producer is on, once the consumer is on it
+		// too (each kill is then a failover of both); the other one must
+		// be up.
+		d.settle(ctx)
 		cur := d.producer.CurrentURL()
 		other := d.backup
 		victim = d.primary
@@ -441,6 +446,28 @@ func (d *demo) control(ctx context.Context, milestones <-chan int) {
 		}
 		d.p.event("demo", "killing %s (%s) at %d sent", d.role(victim.URL()), victim.URL(), d.sent.Load())
 		victim.Kill() // restarted at the next milestone
+	}
+}
+
+// settle waits, at most a second, until the producer and the consumer are
+// connected to the same broker: a client still reconnecting from the last
+// kill would otherwise miss the next one.
+func (d *demo) settle(ctx context.Context) {
+	deadline := time.NewTimer(time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if p := d.producer.CurrentURL(); p != "" && p == d.consumer.CurrentURL() {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
