@@ -149,7 +149,11 @@ type frameReader struct {
 	frameBytes int64
 }
 
-const readBufferSize = 32 << 10
+// readBufferSize is what an idle session holds for reading: bufio's default,
+// as go-stomp's reader. Longer lines are gathered and large bodies read
+// straight into their own slice, so a bigger buffer buys nothing but memory
+// on every idle connection.
+const readBufferSize = 4 << 10
 
 func newFrameReader(src io.Reader, lim Limits, url string) *frameReader {
 	return &frameReader{src: src, lim: lim.withDefaults(), url: url, buf: make([]byte, readBufferSize)}
