@@ -388,55 +388,18 @@ func TestConnectionsToOneBrokerSetShareOneScheduler(t *testing.T) {
 // once must exhaust the reconnect policy, not loop for ever.
 func TestErrorRightAfterConnectedCountsTowardTheReconnectPolicy(t *testing.T) {
 	verifyNoLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var sessions atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				r := bufio.NewReader(nc)
-				if _, _, err := readFrame(r); err != nil {
-					return
-				}
-				n := sessions.Add(1)
-				if n == 1 {
-					// The first session is healthy for a while: the
-					// connection gets made.
-					fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00")
-					_, _, _ = readFrame(r) // until the client sends something
-					fmt.Fprintf(nc, "ERROR\nmessage:disk full\n\n\x00")
-					return
-				}
-				fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00ERROR\nmessage:disk full\n\n\x00")
-				_, _ = r.ReadByte()
-			}()
+	addr, sessions := reconnectLoopPeer(t, func(nc net.Conn, r *bufio.Reader, first bool) {
+		fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00")
+		if first {
+			// The first session is healthy for a while: the connection
+			// gets made.
+			_, _, _ = readFrame(r) // until the client sends something
 		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	keys := append([]string{}, fastReconnect...)
-	keys = append(keys, "reconnect_attempt_count = 4")
-	rec := newRecorder()
-	f := load(t, conf("tcp://"+ln.Addr().String(), keys...), rec.option())
-	c := connect(t, f)
-	_ = c.Send("/queue/x", "", []byte("x"))
-	ev, _ := rec.wait(t, EventFailed, 0)
+		fmt.Fprintf(nc, "ERROR\nmessage:disk full\n\n\x00")
+	})
+	ev := failsAfterReconnectLoop(t, addr, sessions)
 	if ev.Err == nil {
 		t.Fatal("failed without an error")
-	}
-	if got := sessions.Load(); got > 1+4 {
-		t.Fatalf("%d sessions for a policy of 4 reconnect attempts", got)
 	}
 }
 
@@ -446,12 +409,30 @@ func TestErrorRightAfterConnectedCountsTowardTheReconnectPolicy(t *testing.T) {
 // EventFailed, not in an endless reconnect loop.
 func TestOverLimitFrameRightAfterConnectedCountsTowardTheReconnectPolicy(t *testing.T) {
 	verifyNoLeaks(t)
+	addr, sessions := reconnectLoopPeer(t, func(nc net.Conn, r *bufio.Reader, first bool) {
+		fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00")
+		if first {
+			_, _, _ = readFrame(r) // healthy until the client sends something
+		}
+		fmt.Fprintf(nc, "MESSAGE\ndestination:/queue/x\nmessage-id:1\nsubscription:0\ncontent-length:4096\n\n%s\x00", strings.Repeat("x", 4096))
+	})
+	ev := failsAfterReconnectLoop(t, addr, sessions, "max_frame_size = 1024")
+	var le *session.LimitError
+	if !errors.As(ev.Err, &le) {
+		t.Fatalf("failed with %v, want the limit error", ev.Err)
+	}
+}
+
+// reconnectLoopPeer is a broker that answers every CONNECT with serve (first
+// is true for the first session) and counts the sessions.
+func reconnectLoopPeer(t *testing.T, serve func(nc net.Conn, r *bufio.Reader, first bool)) (string, *atomic.Int64) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	var sessions atomic.Int64
+	sessions := new(atomic.Int64)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -468,31 +449,31 @@ func TestOverLimitFrameRightAfterConnectedCountsTowardTheReconnectPolicy(t *test
 				if _, _, err := readFrame(r); err != nil {
 					return
 				}
-				n := sessions.Add(1)
-				fmt.Fprintf(nc, "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00")
-				if n == 1 {
-					_, _, _ = readFrame(r) // healthy until the client sends something
-				}
-				fmt.Fprintf(nc, "MESSAGE\ndestination:/queue/x\nmessage-id:1\nsubscription:0\ncontent-length:4096\n\n%s\x00", strings.Repeat("x", 4096))
+				serve(nc, r, sessions.Add(1) == 1)
 				_, _ = r.ReadByte()
 			}()
 		}
 	}()
 	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	return ln.Addr().String(), sessions
+}
+
+// failsAfterReconnectLoop connects to addr with 4 reconnect attempts, sends,
+// and requires EventFailed after at most 1+4 sessions.
+func failsAfterReconnectLoop(t *testing.T, addr string, sessions *atomic.Int64, extra ...string) Event {
+	t.Helper()
 	keys := append([]string{}, fastReconnect...)
-	keys = append(keys, "reconnect_attempt_count = 4", "max_frame_size = 1024")
+	keys = append(keys, "reconnect_attempt_count = 4")
+	keys = append(keys, extra...)
 	rec := newRecorder()
-	f := load(t, conf("tcp://"+ln.Addr().String(), keys...), rec.option())
+	f := load(t, conf("tcp://"+addr, keys...), rec.option())
 	c := connect(t, f)
 	_ = c.Send("/queue/x", "", []byte("x"))
 	ev, _ := rec.wait(t, EventFailed, 0)
-	var le *session.LimitError
-	if !errors.As(ev.Err, &le) {
-		t.Fatalf("failed with %v, want the limit error", ev.Err)
-	}
 	if got := sessions.Load(); got > 1+4 {
 		t.Fatalf("%d sessions for a policy of 4 reconnect attempts", got)
 	}
+	return ev
 }
 
 // A tracked send the broker answers with an ERROR naming no receipt is
