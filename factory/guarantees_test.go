@@ -292,7 +292,7 @@ func TestHotStandbyFailsOverWithoutDialling(t *testing.T) {
 	rec := newRecorder()
 	f := load(t, conf(urls(primary, backup), keys...), rec.option(), WithDialer(dialer))
 	c := connect(t, f)
-	eventually(t, "the standby session", func() bool { return backup.Conns() == 1 })
+	standbyReady(t, c, backup)
 	before := dials.Load()
 	if before != 1 {
 		t.Fatalf("%d dials to the backup to set up the standby", before)
@@ -337,8 +337,8 @@ func TestHotStandbyWaitsTheReconnectDelayBeforeRediallingTheLostBroker(t *testin
 	keys = append(keys, fmt.Sprintf("reconnect_attempt_delay = %d", delay.Milliseconds()), "backup = true")
 	rec := newRecorder()
 	f := load(t, conf(urls(primary, backup), keys...), rec.option(), WithDialer(dialer))
-	connect(t, f)
-	eventually(t, "the standby session", func() bool { return backup.Conns() == 1 })
+	c := connect(t, f)
+	standbyReady(t, c, backup)
 	primary.Kill()
 	lost, n := rec.wait(t, EventDisconnected, 0)
 	if ev, _ := rec.wait(t, EventReconnected, n); ev.URL != backup.URL() {
@@ -505,4 +505,19 @@ func TestCommitWhoseReceiptIsLostIsInDoubt(t *testing.T) {
 	if !errors.Is(err, ErrInDoubt) || errors.Is(err, ErrTransactionRolledBack) {
 		t.Fatalf("commit whose receipt was lost: %v (want ErrInDoubt, not rolled back)", err)
 	}
+}
+
+// standbyReady waits until c holds a hot-standby session that finished its
+// handshake: the broker counting the connection is not enough (a primary
+// killed before CONNECTED reached the standby makes the failover dial).
+func standbyReady(t *testing.T, c *Connection, backup interface{ Conns() int }) {
+	t.Helper()
+	eventually(t, "the standby session", func() bool {
+		if backup.Conns() != 1 {
+			return false
+		}
+		var ready bool
+		c.call(func() { ready = c.own.spare != nil || c.spareSlot.Load() != nil })
+		return ready
+	})
 }
