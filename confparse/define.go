@@ -95,6 +95,13 @@ func (d *Definition) build(label string) (*Factory, []Warning, ErrorList) {
 		return nil, nil, p.errs
 	}
 	f := p.factory(&section{name: d.name, entries: d.entries})
+	if d.secret != nil && f != nil {
+		// The passcode given to Credentials gets the file's check too.
+		e := &entry{key: "passcode", written: "passcode"}
+		if !(&builder{p: p, s: &section{name: d.name}, f: f}).headerSafe(e, string(*d.secret)) {
+			f = nil
+		}
+	}
 	for i := range p.warns {
 		// The builder speaks of lines; a definition has none.
 		p.warns[i].Msg = strings.Replace(p.warns[i].Msg, " on line 0 overrides", " overrides", 1)

@@ -38,7 +38,7 @@ var failoverOptions = map[string]failoverOption{
 		n, err := strconv.Atoi(v)
 		switch {
 		case err != nil:
-			return "", fmt.Sprintf("%q is not an integer", v)
+			return "", fmt.Sprintf("%s is not an integer", quote(v))
 		case n == -1:
 			return "-1", ""
 		case n < 0:
@@ -120,7 +120,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			return "", "failover URI: empty URI (stray ',')"
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
+			return "", fmt.Sprintf("failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", quote(redactUserinfo(u[:i])))
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
 		if ok {
@@ -144,14 +144,14 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return "", fmt.Sprintf("failover URI: option %q has no value", name)
+			return "", fmt.Sprintf("failover URI: option %s has no value", quote(name))
 		}
 		if v, err := url.QueryUnescape(value); err == nil {
 			value = v
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			return "", fmt.Sprintf("failover URI: option %s given twice", name)
+			return "", fmt.Sprintf("failover URI: option %s given twice", clipName(name))
 		}
 		seen[lname] = true
 		if lname == "useexponentialbackoff" {
@@ -160,24 +160,24 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			case "false":
 				useExp = false
 			default:
-				return "", fmt.Sprintf("failover URI: option useExponentialBackOff: %q is not a boolean", value)
+				return "", fmt.Sprintf("failover URI: option useExponentialBackOff: %s is not a boolean", quote(value))
 			}
 			continue
 		}
 		if failoverIgnored[lname] {
-			b.warn(e, "failover option %s has no meaning here; ignored", name)
+			b.warn(e, "failover option %s has no meaning here; ignored", clipName(name))
 			continue
 		}
 		opt, known := failoverOptions[lname]
 		if !known {
 			if strings.HasPrefix(lname, "nested.") {
-				return "", fmt.Sprintf("failover URI: nested options (%s) are not supported", name)
+				return "", fmt.Sprintf("failover URI: nested options (%s) are not supported", clipName(name))
 			}
-			return "", fmt.Sprintf("failover URI: unknown option %s%s", name, suggestOption(lname))
+			return "", fmt.Sprintf("failover URI: unknown option %s%s", clipName(name), suggestOption(lname))
 		}
 		v, m := opt.convert(value)
 		if m != "" {
-			return "", fmt.Sprintf("failover option %s: %s", name, m)
+			return "", fmt.Sprintf("failover option %s: %s", clipName(name), m)
 		}
 		pending = append(pending, &entry{
 			key: opt.key, written: opt.key, line: e.line, col: e.col, vcol: e.vcol,
