@@ -239,7 +239,7 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 	case '"', '\'', '[', '{':
 		return p.tomlValue(lines, i, vcol, e, value, factory, secret)
 	}
-	if maybeTOMLScalar(value) {
+	if len(value) <= maxScalar && maybeTOMLScalar(value) {
 		if v, ok := plainScalar(value); ok {
 			e.val, e.raw = v, value
 			return e, 1
@@ -266,6 +266,11 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 // text: on a line such as "login = guest passcode = S3CRETpw" it is a
 // secret.
 const msgSecondKey = "unexpected text after the value: write one key = value per line (quote a value that holds \" = \")"
+
+// maxScalar is the longest value handed to the TOML decoder as a possible
+// number, date or boolean; a longer one is a native string (and a number
+// key then reports it as not a number) instead of costing a decode.
+const maxScalar = 256
 
 // maybeTOMLScalar reports whether a value that does not start with a
 // quote or bracket can be a TOML scalar (number, date, boolean, inf,
