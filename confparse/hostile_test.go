@@ -596,7 +596,10 @@ func BenchmarkHostileShapes(b *testing.B) {
 		n := (size - len(hostileHeader) - 20) / (len(open) + len(closing))
 		return []byte(hostileHeader + "ssl_trusted = " + strings.Repeat(open, n) + mid + strings.Repeat(closing, n) + "\n")
 	}
-	baseline := manySections(size / 45)
+	baseline := manySections(size / 52)
+	if _, err := Parse("bench.conf", baseline); err != nil {
+		b.Fatal(err)
+	}
 	shapes := []struct {
 		name string
 		data []byte
