@@ -2,7 +2,6 @@ package confparse
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -61,7 +60,7 @@ func NewConfig(defs ...*Definition) (*Config, error) {
 			errs = append(errs, &ParseError{File: "NewConfig", Msg: fmt.Sprintf("definition %d is nil", i+1)})
 			continue
 		}
-		label := "Define(" + strconv.Quote(d.name) + ")"
+		label := "Define(" + quote(d.name) + ")"
 		if seen[d.name] {
 			errs = append(errs, &ParseError{File: label, Factory: d.name, Msg: fmt.Sprintf("duplicate factory [%s]: defined twice", d.name)})
 			continue
