@@ -112,9 +112,9 @@ func ParseCipherSuites(list string) ([]uint16, error) {
 		switch {
 		case ok:
 		case insecure[goName]:
-			return nil, fmt.Errorf("cipher suite %q (%s) is insecure and not offered", name, goName)
+			return nil, fmt.Errorf("cipher suite %s (%s) is insecure and not offered", quote(name), goName)
 		default:
-			return nil, fmt.Errorf("unknown cipher suite %q: use an OpenSSL name such as ECDHE-RSA-AES128-GCM-SHA256 or a Go name such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", name)
+			return nil, fmt.Errorf("unknown cipher suite %s: use an OpenSSL name such as ECDHE-RSA-AES128-GCM-SHA256 or a Go name such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", quote(name))
 		}
 		switch {
 		case op != '+':
@@ -124,7 +124,7 @@ func ParseCipherSuites(list string) ([]uint16, error) {
 		}
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("the list %q selects no cipher suite", list)
+		return nil, fmt.Errorf("the list %s selects no cipher suite", quote(list))
 	}
 	return ids, nil
 }

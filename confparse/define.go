@@ -2,7 +2,6 @@ package confparse
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -61,7 +60,7 @@ func NewConfig(defs ...*Definition) (*Config, error) {
 			errs = append(errs, &ParseError{File: "NewConfig", Msg: fmt.Sprintf("definition %d is nil", i+1)})
 			continue
 		}
-		label := "Define(" + strconv.Quote(d.name) + ")"
+		label := "Define(" + quote(d.name) + ")"
 		if seen[d.name] {
 			errs = append(errs, &ParseError{File: label, Factory: d.name, Msg: fmt.Sprintf("duplicate factory [%s]: defined twice", d.name)})
 			continue
@@ -95,6 +94,13 @@ func (d *Definition) build(label string) (*Factory, []Warning, ErrorList) {
 		return nil, nil, p.errs
 	}
 	f := p.factory(&section{name: d.name, entries: d.entries})
+	if d.secret != nil && f != nil {
+		// The passcode given to Credentials gets the file's check too.
+		e := &entry{key: "passcode", written: "passcode"}
+		if !(&builder{p: p, s: &section{name: d.name}, f: f}).headerSafe(e, string(*d.secret)) {
+			f = nil
+		}
+	}
 	for i := range p.warns {
 		// The builder speaks of lines; a definition has none.
 		p.warns[i].Msg = strings.Replace(p.warns[i].Msg, " on line 0 overrides", " overrides", 1)

@@ -107,6 +107,18 @@
 // ErrorList.Error prints at most MaxReportedErrors (100) of them, then
 // "and N more errors"; the list itself holds them all.
 //
+// # Limits
+//
+// A hostile or mangled file costs bounded time and memory: Parse collects
+// at most MaxErrors (1000) errors, then stops checking and says so; it
+// keeps at most MaxWarnings (1000) warnings and counts the rest. A TOML
+// value may nest arrays or inline tables at most MaxNesting (8) deep and
+// hold at most MaxArrayItems (10 000) items, checked before it is
+// decoded; a pasted failover: URI is at most MaxFailoverURILength (4 KiB).
+// Messages quote at most 64 bytes of a value, a name or a path. login,
+// passcode (however given), vhost and clientID are sent in STOMP headers:
+// they must be UTF-8 without control characters.
+//
 // # Files
 //
 // ParseFile reads a factories.conf of at most MaxFileSize (16 MiB).

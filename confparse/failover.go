@@ -38,7 +38,7 @@ var failoverOptions = map[string]failoverOption{
 		n, err := strconv.Atoi(v)
 		switch {
 		case err != nil:
-			return "", fmt.Sprintf("%q is not an integer", v)
+			return "", fmt.Sprintf("%s is not an integer", quote(v))
 		case n == -1:
 			return "-1", ""
 		case n < 0:
@@ -123,7 +123,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			continue
 		}
 		if i := strings.IndexByte(u, '?'); i >= 0 {
-			b.fail(e, "failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", strconv.Quote(redactUserinfo(u[:i])))
+			b.fail(e, "failover URI: options on an inner URI (%s) are not supported; put failover options after the ')'", quote(redactUserinfo(u[:i])))
 			continue
 		}
 		scheme, rest, ok := strings.Cut(u, "://")
@@ -146,7 +146,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			b.fail(e, "failover URI: option %q has no value", name)
+			b.fail(e, "failover URI: option %s has no value", quote(name))
 			continue
 		}
 		if v, err := url.QueryUnescape(value); err == nil {
@@ -154,7 +154,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		lname := strings.ToLower(name)
 		if seen[lname] {
-			b.fail(e, "failover URI: option %s given twice", name)
+			b.fail(e, "failover URI: option %s given twice", clipName(name))
 			continue
 		}
 		seen[lname] = true
@@ -164,21 +164,21 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 			case "false":
 				useExp = false
 			default:
-				b.fail(e, "failover URI: option useExponentialBackOff: %q is not a boolean", value)
+				b.fail(e, "failover URI: option useExponentialBackOff: %s is not a boolean", quote(value))
 			}
 			continue
 		}
 		if failoverIgnored[lname] {
-			b.warn(e, "failover option %s has no meaning here; ignored", name)
+			b.warn(e, "failover option %s has no meaning here; ignored", clipName(name))
 			continue
 		}
 		opt, known := failoverOptions[lname]
 		if !known {
 			if strings.HasPrefix(lname, "nested.") {
-				b.fail(e, "failover URI: nested options (%s) are not supported", name)
+				b.fail(e, "failover URI: nested options (%s) are not supported", clipName(name))
 				continue
 			}
-			b.fail(e, "failover URI: unknown option %s%s", name, suggestOption(lname))
+			b.fail(e, "failover URI: unknown option %s%s", clipName(name), suggestOption(lname))
 			continue
 		}
 		if lname == "startupmaxreconnectattempts" && strings.TrimSpace(value) == "-1" {
@@ -187,7 +187,7 @@ func (b *builder) parseFailover(e *entry, s string) (list, msg string) {
 		}
 		v, m := opt.convert(value)
 		if m != "" {
-			b.fail(e, "failover option %s: %s", name, m)
+			b.fail(e, "failover option %s: %s", clipName(name), m)
 			continue
 		}
 		pending = append(pending, b.failoverEntry(e, opt.key, v, "url: failover option "+name))

@@ -56,6 +56,9 @@ func isPseudoPath(abs string) bool {
 //
 // Errors name the path and the limit, never the content.
 func readRegularFile(path string, limit int64, confined bool) ([]byte, error) {
+	if len(path) > maxPathLength {
+		return nil, &os.PathError{Op: "open", Path: clipName(path), Err: fmt.Errorf("path longer than %d bytes", maxPathLength)}
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err

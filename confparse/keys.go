@@ -7,7 +7,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stompft/stompft/attempts"
 	"github.com/stompft/stompft/sequential"
@@ -96,10 +98,10 @@ func init() {
 		"ssl_expected_hostname": {ssl: true, apply: strKey(func(f *Factory) *string { return &f.SSL.ExpectedHostname })},
 		"ssl_ciphers":           {ssl: true, apply: (*builder).setCiphers},
 
-		"login":           {apply: strKey(func(f *Factory) *string { return &f.Login })},
+		"login":           {apply: headerKey(func(f *Factory) *string { return &f.Login })},
 		"passcode":        {apply: (*builder).setPasscode},
 		"passcode_file":   {apply: (*builder).setPasscodeFile},
-		"vhost":           {apply: strKey(func(f *Factory) *string { return &f.VHost })},
+		"vhost":           {apply: headerKey(func(f *Factory) *string { return &f.VHost })},
 		"heartbeat":       {apply: (*builder).setHeartBeat},
 		"heartbeat_grace": {apply: floatKey(func(f *Factory) *float64 { return &f.HeartBeatGrace }, 1, "1 or more")},
 
@@ -200,6 +202,9 @@ func (p *parser) factory(s *section) *Factory {
 	b := &builder{p: p, s: s, f: defaults(s.name, s.line), set: make(map[string]*entry)}
 	nerr := len(p.errs)
 	for _, e := range s.entries {
+		if p.full {
+			return nil
+		}
 		spec, ok := keySpecs[e.key]
 		if !ok {
 			b.unknown(e)
@@ -223,7 +228,7 @@ func (p *parser) factory(s *section) *Factory {
 	}
 	for _, k := range []string{"type", "url"} {
 		if b.set[k] == nil {
-			p.errorf(s.line, s.col, s.name, k, nil, "factory [%s]: missing required key %q", s.name, k)
+			p.errorf(s.line, s.col, s.name, k, nil, "factory [%s]: missing required key %q", clipName(s.name), k)
 		}
 	}
 	if b.set["passcode"] != nil && b.set["passcode_file"] != nil {
@@ -326,9 +331,9 @@ func (b *builder) warn(e *entry, format string, args ...any) {
 // show renders a value for a message; only called for public keys.
 func show(e *entry) string {
 	if s, ok := e.val.(string); ok {
-		return strconv.Quote(s)
+		return quote(s)
 	}
-	return e.raw
+	return clipName(e.raw)
 }
 
 // str returns a single string value. TOML numbers and booleans are taken
@@ -471,6 +476,32 @@ func strKey(field func(*Factory) *string) func(*builder, *entry) {
 	}
 }
 
+// headerKey sets a string that is sent in a STOMP CONNECT header (login,
+// vhost); see headerSafe.
+func headerKey(field func(*Factory) *string) func(*builder, *entry) {
+	return func(b *builder, e *entry) {
+		if s, ok := b.str(e); ok && b.headerSafe(e, s) {
+			*field(b.f) = s
+		}
+	}
+}
+
+// headerSafe reports whether s can be sent as a STOMP header value: valid
+// UTF-8 without control characters (a NUL ends the frame; a quoted TOML
+// value or a Define can carry what a native line cannot). The message
+// never quotes s, which may be a passcode.
+func (b *builder) headerSafe(e *entry, s string) bool {
+	switch {
+	case !utf8.ValidString(s):
+		b.fail(e, "the value is not valid UTF-8 (it is sent in a STOMP header, which is UTF-8)")
+	case hasControl(s):
+		b.fail(e, "the value contains a control character or a line break, which a STOMP header cannot carry")
+	default:
+		return true
+	}
+	return false
+}
+
 func boolKey(field func(*Factory) *bool) func(*builder, *entry) {
 	return func(b *builder, e *entry) {
 		if v, ok := b.boolean(e); ok {
@@ -602,6 +633,9 @@ func (b *builder) setClientID(e *entry) {
 		b.fail(e, "%d bytes, longer than EMS's maximum of %d", len(s), MaxClientIDLength)
 		return
 	}
+	if !b.headerSafe(e, s) {
+		return
+	}
 	b.f.ClientID = s
 }
 
@@ -627,6 +661,10 @@ func (b *builder) setURL(e *entry) {
 	list := s
 	nerr := len(b.p.errs)
 	if len(s) >= len(failoverScheme) && strings.EqualFold(s[:len(failoverScheme)], failoverScheme) {
+		if len(s) > MaxFailoverURILength {
+			b.fail(e, "failover URI of %d bytes, longer than the limit of %d (MaxFailoverURILength)", len(s), MaxFailoverURILength)
+			return
+		}
 		var msg string
 		list, msg = b.parseFailover(e, s[len(failoverScheme):])
 		if msg != "" {
@@ -678,10 +716,13 @@ func (b *builder) setPasscode(e *entry) {
 		}
 		v, ok := b.p.lookupEnv(name)
 		if !ok {
-			b.fail(e, "environment variable %s is not set", name)
+			b.fail(e, "environment variable %s is not set", clipName(name))
 			return
 		}
 		s = v
+	}
+	if !b.headerSafe(e, s) {
+		return
 	}
 	b.f.Passcode = Secret(s)
 }
@@ -706,7 +747,10 @@ func (b *builder) setPasscodeFile(e *entry) {
 	}
 	s := strings.TrimRight(string(data), "\r\n")
 	if s == "" {
-		b.fail(e, "%s is empty", path)
+		b.fail(e, "%s is empty", clipName(path))
+		return
+	}
+	if !b.headerSafe(e, s) {
 		return
 	}
 	b.f.Passcode = Secret(s)
@@ -812,10 +856,8 @@ func (b *builder) setMaxConcurrency(e *entry) {
 	b.f.SchedulerMaxConcurrency = int(n)
 }
 
-// suggest returns the known key closest to k, or "" when none is close.
-func suggest(k string) string {
-	best, bestD := "", -1
-	lk := strings.ToLower(k)
+// suggestCandidates is every name suggest may offer, sorted (built once).
+var suggestCandidates = sync.OnceValue(func() []string {
 	cands := Keys()
 	for a := range keyAliases {
 		cands = append(cands, a)
@@ -824,13 +866,26 @@ func suggest(k string) string {
 		cands = append(cands, l)
 	}
 	sort.Strings(cands)
-	for _, c := range cands {
+	return cands
+})
+
+// suggest returns the known key closest to k, or "" when none is close
+// (an edit distance above max(2, len(k)/3)). A candidate whose length
+// differs from k's by more than that cannot be close and costs nothing.
+func suggest(k string) string {
+	limit := max(2, len(k)/3)
+	best, bestD := "", -1
+	lk := strings.ToLower(k)
+	for _, c := range suggestCandidates() {
+		if diff := len(c) - len(k); diff > limit || -diff > limit {
+			continue
+		}
 		d := levenshtein(lk, strings.ToLower(c))
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if bestD < 0 || bestD > max(2, len(k)/3) {
+	if bestD < 0 || bestD > limit {
 		return ""
 	}
 	return best

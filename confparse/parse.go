@@ -82,6 +82,8 @@ type parser struct {
 	readFile  func(path string, limit int64) ([]byte, error)
 	errs      ErrorList
 	warns     []Warning
+	full      bool // MaxErrors reached: checking stops
+	moreWarns int  // warnings beyond MaxWarnings, counted only
 }
 
 func newParser(filename string) *parser {
@@ -97,8 +99,11 @@ func (p *parser) parse(data []byte) (*Config, error) {
 	cfg := &Config{File: p.file}
 	seen := make(map[string]*section)
 	for _, s := range p.scan(data) {
+		if p.full {
+			break
+		}
 		if first, dup := seen[s.name]; dup {
-			p.errorf(s.line, s.col, s.name, "", nil, "duplicate factory [%s]: defined on lines %d and %d", s.name, first.line, s.line)
+			p.errorf(s.line, s.col, s.name, "", nil, "duplicate factory [%s]: defined on lines %d and %d", clipName(s.name), first.line, s.line)
 			continue
 		}
 		seen[s.name] = s
@@ -108,6 +113,9 @@ func (p *parser) parse(data []byte) (*Config, error) {
 	}
 	if len(p.errs) > 0 {
 		sortByPosition(p.errs)
+		if p.full {
+			p.errs = append(p.errs, &ParseError{File: p.file, Msg: fmt.Sprintf("too many errors (%d, the limit MaxErrors): the rest of the file was not checked", MaxErrors)})
+		}
 		return nil, p.errs
 	}
 	if len(cfg.Factories) == 0 {
@@ -119,6 +127,9 @@ func (p *parser) parse(data []byte) (*Config, error) {
 		}
 		return cmp.Compare(a.Col, b.Col)
 	})
+	if p.moreWarns > 0 {
+		p.warns = append(p.warns, Warning{File: p.file, Msg: fmt.Sprintf("and %d more warnings (more than MaxWarnings, %d)", p.moreWarns, MaxWarnings)})
+	}
 	cfg.Warnings = p.warns
 	return cfg, nil
 }
@@ -174,8 +185,15 @@ func (f *Factory) SchedulerConfig() attempts.SchedulerConfig {
 }
 
 // errorf records an error. Messages never include a passcode: callers pass
-// values only for keys whose values are public.
+// values only for keys whose values are public. Once MaxErrors are
+// recorded, further errors are dropped and p.full tells the scan to stop.
 func (p *parser) errorf(line, col int, factory, key string, cause error, format string, args ...any) {
+	if p.full {
+		return
+	}
+	if len(p.errs) == MaxErrors-1 {
+		p.full = true
+	}
 	p.errs = append(p.errs, &ParseError{
 		File: p.file, Line: line, Col: col, Factory: factory, Key: key,
 		Msg: fmt.Sprintf(format, args...), Err: cause,
@@ -183,6 +201,10 @@ func (p *parser) errorf(line, col int, factory, key string, cause error, format 
 }
 
 func (p *parser) warnf(line, col int, factory, key string, format string, args ...any) {
+	if len(p.warns) >= MaxWarnings {
+		p.moreWarns++
+		return
+	}
 	p.warns = append(p.warns, Warning{
 		File: p.file, Line: line, Col: col, Factory: factory, Key: key,
 		Msg: fmt.Sprintf(format, args...),

@@ -3,6 +3,8 @@ package confparse
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -81,7 +83,7 @@ func (p *parser) scan(data []byte) []*section {
 		sections []*section
 		cur      *section
 	)
-	for i := 0; i < len(lines); i++ {
+	for i := 0; i < len(lines) && !p.full; i++ {
 		lineNo := i + 1
 		line := lines[i]
 		if !utf8.ValidString(line) {
@@ -237,7 +239,11 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 	case '"', '\'', '[', '{':
 		return p.tomlValue(lines, i, vcol, e, value, factory, secret)
 	}
-	if maybeTOMLScalar(value) {
+	if len(value) <= maxScalar && maybeTOMLScalar(value) {
+		if v, ok := plainScalar(value); ok {
+			e.val, e.raw = v, value
+			return e, 1
+		}
 		if v, err := decodeValue(value); err == nil {
 			e.val, e.raw = v, stripComment(value)
 			return e, 1
@@ -261,6 +267,11 @@ func (p *parser) keyValue(lines []string, i, col int, factory string) (*entry, i
 // secret.
 const msgSecondKey = "unexpected text after the value: write one key = value per line (quote a value that holds \" = \")"
 
+// maxScalar is the longest value handed to the TOML decoder as a possible
+// number, date or boolean; a longer one is a native string (and a number
+// key then reports it as not a number) instead of costing a decode.
+const maxScalar = 256
+
 // maybeTOMLScalar reports whether a value that does not start with a
 // quote or bracket can be a TOML scalar (number, date, boolean, inf,
 // nan): only those are handed to the TOML decoder, so a native value
@@ -276,6 +287,34 @@ func maybeTOMLScalar(v string) bool {
 		}
 	}
 	return false
+}
+
+// plainScalar decodes the commonest TOML scalars, a decimal integer
+// without leading zeros or underscores and true/false, as TOML would,
+// without the cost of a TOML document (a few KiB per value: a file of
+// a million "key = 1" lines would allocate gigabytes). ok is false for
+// anything else, which the TOML decoder then decides.
+func plainScalar(v string) (any, bool) {
+	switch v {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	digits := strings.TrimLeft(v, "+-")
+	if len(v)-len(digits) > 1 || digits == "" || len(digits) > 1 && digits[0] == '0' {
+		return nil, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return nil, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	return n, true
 }
 
 // secondKey returns the offset in a native value of a second "key ="
@@ -308,7 +347,13 @@ func secondKey(s string) int {
 // TOML decodes it once: the cost is linear in the value's size.
 func (p *parser) tomlValue(lines []string, i, vcol int, e *entry, value, factory string, secret bool) (*entry, int) {
 	lineNo, label := i+1, e.label()
-	last, end, ok := valueExtent(lines, i, vcol-1)
+	last, end, ok, over := lexValue(lines, i, vcol-1, MaxNesting, MaxArrayItems)
+	if over != "" {
+		// Never handed to the decoder, which recurses once per level
+		// and allocates about 100 bytes per item.
+		p.errorf(lineNo, vcol, factory, e.knownKey(), nil, "%s: %s", label, over)
+		return nil, skipBroken(lines, i, value)
+	}
 	if ok {
 		if rest := strings.TrimLeft(lines[last][end:], " \t"); rest != "" && rest[0] != '#' {
 			p.errorf(last+1, len(lines[last])-len(rest)+1, factory, e.knownKey(), nil, "%s: %s", label, msgSecondKey)
@@ -345,15 +390,20 @@ func (p *parser) tomlValue(lines []string, i, vcol int, e *entry, value, factory
 		}
 	}
 	p.errorf(lineNo, c, factory, e.knownKey(), nil, "%s: %s", label, msg)
+	return nil, skipBroken(lines, i, value)
+}
+
+// skipBroken returns how many lines a broken value starting at lines[i]
+// spans: the rest of a broken multi-line value is skipped rather than
+// each of its lines reported again.
+func skipBroken(lines []string, i int, value string) int {
 	used := 1
 	if multiLine(value) {
-		// Skip the rest of the broken value rather than report each
-		// of its lines again.
 		for used < maxContinuation && i+used < len(lines) && !startsItem(lines[i+used]) {
 			used++
 		}
 	}
-	return nil, used
+	return used
 }
 
 // valueExtent finds the end of the TOML value starting at lines[i][off:],
@@ -363,7 +413,16 @@ func (p *parser) tomlValue(lines []string, i, vcol int, e *entry, value, factory
 // lines, or when an open array meets a key = value line (an array cannot
 // hold one: it was left unclosed).
 func valueExtent(lines []string, i, off int) (last, end int, ok bool) {
+	last, end, ok, _ = lexValue(lines, i, off, math.MaxInt, math.MaxInt)
+	return last, end, ok
+}
+
+// lexValue is valueExtent that also stops at brackets nested more than
+// maxDepth deep, or at more than maxItems array items or table keys in
+// all (counted by their separators), saying which limit in over.
+func lexValue(lines []string, i, off, maxDepth, maxItems int) (last, end int, ok bool, over string) {
 	var (
+		items int
 		depth int
 		quote byte // the open string's quote, 0 outside a string
 		multi bool // the open string is a multi-line one
@@ -373,7 +432,7 @@ func valueExtent(lines []string, i, off int) (last, end int, ok bool) {
 		if j == i {
 			k = off
 		} else if depth > 0 && quote == 0 && isKeyLine(s) {
-			return j, 0, false
+			return j, 0, false, ""
 		}
 		for ; k < len(s); k++ {
 			c := s[k]
@@ -398,7 +457,7 @@ func valueExtent(lines []string, i, off int) (last, end int, ok bool) {
 					continue
 				}
 				if depth == 0 {
-					return j, k + 1, true
+					return j, k + 1, true, ""
 				}
 				continue
 			}
@@ -412,22 +471,29 @@ func valueExtent(lines []string, i, off int) (last, end int, ok bool) {
 				}
 			case '[', '{':
 				depth++
+				if depth > maxDepth {
+					return j, k, false, fmt.Sprintf("arrays or inline tables nested more than %d deep (the limit MaxNesting)", maxDepth)
+				}
+			case ',':
+				if items++; items > maxItems {
+					return j, k, false, fmt.Sprintf("more than %d array items or table keys (the limit MaxArrayItems)", maxItems)
+				}
 			case ']', '}':
 				depth--
 				if depth <= 0 {
-					return j, k + 1, true
+					return j, k + 1, true, ""
 				}
 			default:
 				if depth == 0 {
-					return j, len(s), true // a scalar at the top: TOML decides
+					return j, len(s), true, "" // a scalar at the top: TOML decides
 				}
 			}
 		}
 		if quote != 0 && !multi {
-			return j, len(s), true // a basic string cannot span lines: TOML reports it
+			return j, len(s), true, "" // a basic string cannot span lines: TOML reports it
 		}
 	}
-	return 0, 0, false
+	return 0, 0, false, ""
 }
 
 // decodeValue decodes one TOML value through a one-key document.

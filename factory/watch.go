@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,33 +47,130 @@ var (
 	ErrFactoryInUse = errors.New("stompft: reload rejected: a factory with open connections is no longer defined")
 )
 
-// watcher reloads a Factory's file when it changes. It watches the directory,
+// watcher reloads a Factory's file when it changes. It watches directories,
 // not the file, so editors that write a temp file and rename it over the
-// original are seen too.
+// original are seen too. When the path is a symlink it also watches every
+// link on the way to the file and the directory of the file itself: an
+// edit of the target in place, a link re-pointed with ln -sfn, and a
+// Kubernetes ConfigMap update (factories.conf -> ..data/factories.conf,
+// with ..data swapped to a new directory) are all seen.
 type watcher struct {
 	f     *Factory
 	clock attempts.Clock
 	w     *fsnotify.Watcher
 	done  chan struct{}
 	quit  chan struct{}
+	once  sync.Once
+
+	abs   string          // the watched path, absolute
+	chain map[string]bool // abs, the symlinks it resolves through, the final file (see follow)
+	dirs  map[string]bool // directories watched: those holding the chain
 }
 
 func newWatcher(f *Factory) (*watcher, error) {
-	fw, err := fsnotify.NewWatcher()
+	abs, err := filepath.Abs(f.path)
 	if err != nil {
 		return nil, err
 	}
-	if err := fw.Add(filepath.Dir(f.path)); err != nil {
-		_ = fw.Close()
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
 		return nil, err
 	}
 	clock := f.opts.conn.clock
 	if clock == nil {
 		clock = attempts.SystemClock
 	}
-	w := &watcher{f: f, clock: clock, w: fw, done: make(chan struct{}), quit: make(chan struct{})}
+	w := &watcher{f: f, clock: clock, w: fw, done: make(chan struct{}), quit: make(chan struct{}),
+		abs: abs, dirs: map[string]bool{}}
+	if err := w.follow(); err != nil {
+		_ = fw.Close()
+		return nil, err
+	}
 	go w.run()
 	return w, nil
+}
+
+// maxLinkHops bounds the symlinks followed when resolving the watched path
+// (the kernel's own limit is 40).
+const maxLinkHops = 40
+
+// linkChain returns path (absolute and clean), every symlink met while
+// resolving it, and the file it resolves to.
+func linkChain(path string) []string {
+	out := []string{path}
+	cur := path
+	for hop := 0; hop < maxLinkHops; hop++ {
+		link, rest, ok := firstLink(cur)
+		if !ok {
+			break
+		}
+		target, err := os.Readlink(link)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(link), target)
+		}
+		cur = filepath.Join(target, rest)
+		out = append(out, link, cur)
+	}
+	return out
+}
+
+// firstLink finds the first component of the absolute path p that is a
+// symlink: the link's path and what follows it.
+func firstLink(p string) (link, rest string, ok bool) {
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != filepath.Separator {
+			continue
+		}
+		if fi, err := os.Lstat(p[:i]); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return p[:i], strings.TrimPrefix(p[i:], string(filepath.Separator)), true
+		}
+	}
+	return "", "", false
+}
+
+// follow resolves the watched path again and watches the directories of
+// its symlink chain, dropping those it no longer passes through. Names are
+// kept by their physical directory (symlinks resolved), which is how the
+// watch on that directory reports them: a directory reached through two
+// names is watched once. The error is that of watching the directory
+// holding the path itself.
+func (w *watcher) follow() error {
+	physical := func(p string) string {
+		dir := filepath.Dir(p)
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real
+		}
+		return filepath.Join(dir, filepath.Base(p))
+	}
+	chain := linkChain(w.abs)
+	w.chain = make(map[string]bool, len(chain))
+	want := map[string]bool{}
+	for _, p := range chain {
+		p = physical(p)
+		w.chain[p] = true
+		want[filepath.Dir(p)] = true
+	}
+	var err error
+	for d := range want {
+		if w.dirs[d] {
+			continue
+		}
+		if e := w.w.Add(d); e == nil {
+			w.dirs[d] = true
+		} else if d == filepath.Dir(physical(w.abs)) {
+			err = e
+		}
+	}
+	for d := range w.dirs {
+		if !want[d] {
+			_ = w.w.Remove(d) // may be gone already (a ConfigMap's old directory)
+			delete(w.dirs, d)
+		}
+	}
+	return err
 }
 
 // confRead is one read of the factories file.
@@ -92,7 +191,6 @@ func (a *confRead) same(b *confRead) bool {
 
 func (w *watcher) run() {
 	defer close(w.done)
-	base := filepath.Base(w.f.path)
 	var (
 		timer attempts.Timer
 		fire  <-chan time.Time
@@ -118,10 +216,12 @@ func (w *watcher) run() {
 			if !ok {
 				return
 			}
-			if filepath.Base(ev.Name) != base || ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
+			if !w.chain[filepath.Clean(ev.Name)] || ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
 				continue
 			}
-			// The file is changing: start over.
+			// The file, or a link on the way to it, is changing: start
+			// over, following the links as they are now.
+			_ = w.follow() // the holding directory stays watched on failure
 			first = nil
 			arm()
 		case err, ok := <-w.w.Errors:
@@ -145,9 +245,13 @@ func (w *watcher) run() {
 	}
 }
 
+// close stops the watcher and waits for it; a second call (a second
+// Factory.Close) only waits.
 func (w *watcher) close() {
-	close(w.quit)
-	_ = w.w.Close()
+	w.once.Do(func() {
+		close(w.quit)
+		_ = w.w.Close()
+	})
 	<-w.done
 }
 
@@ -180,12 +284,15 @@ func readConfFile(path string) (data []byte, size int64, mtime time.Time, err er
 	if fi.Size() > MaxConfigFileSize {
 		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s is %d bytes, over the %d-byte limit (MaxConfigFileSize)", path, fi.Size(), MaxConfigFileSize)
 	}
-	data, err = io.ReadAll(io.LimitReader(fd, MaxConfigFileSize+1))
+	// One byte more than the stated size: a file that yields more is a
+	// pseudo file (/proc/self/environ states 0 bytes) or is being
+	// written, and is refused rather than parsed.
+	data, err = io.ReadAll(io.LimitReader(fd, fi.Size()+1))
 	if err != nil {
 		return nil, 0, time.Time{}, fmt.Errorf("stompft: reading factories file %s: %w", path, err)
 	}
-	if len(data) > MaxConfigFileSize {
-		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s grew over the %d-byte limit (MaxConfigFileSize) while read", path, MaxConfigFileSize)
+	if int64(len(data)) > fi.Size() {
+		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s reads more than its size of %d bytes (a pseudo file, or a file being written)", path, fi.Size())
 	}
 	return data, fi.Size(), fi.ModTime(), nil
 }
