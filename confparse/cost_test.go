@@ -117,16 +117,22 @@ func BenchmarkParseCost(b *testing.B) {
 // delimiters with extra quotes.
 func TestMultiLineValuesExact(t *testing.T) {
 	for in, want := range map[string]string{
-		"clientID = \"\"\"\na \\\"\"\" b\n\"\"\"":           "a \"\"\" b\n",
-		"clientID = \"\"\"\nx\"\"\"\"\"":                    "x\"\"",
-		"clientID = '''\n# not a comment ] [\n'''":          "# not a comment ] [\n",
-		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":    "joined line",
-		"clientID = 'a\\' # comment":                        "a\\",
-		"clientID = \"\"\"a\"\"\" # after":                  "a",
-		"ssl_issuer = [ # open\n \"]a#\", # one\n 'b[',\n]": "[]a# b[]",
-		"ssl_issuer = [\n  [\"x\"],\n]":                     "",
+		"ssl_expected_hostname = \"\"\"\na \\\"\"\" b\n\"\"\"":  "a \"\"\" b\n",
+		"clientID = \"\"\"\nx\"\"\"\"\"":                        "x\"\"",
+		"ssl_expected_hostname = '''\n# not a comment ] [\n'''": "# not a comment ] [\n",
+		"clientID = \"\"\"\\\n  joined \\\n  line\"\"\"":        "joined line",
+		"clientID = 'a\\' # comment":                            "a\\",
+		"clientID = \"\"\"a\"\"\" # after":                      "a",
+		"ssl_issuer = [ # open\n \"]a#\", # one\n 'b[',\n]":     "[]a# b[]",
+		"ssl_issuer = [\n  [\"x\"],\n]":                         "",
 	} {
-		cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = tcp://1\n"+in+"\n"))
+		// clientID cannot carry a line break (a STOMP header); the
+		// multi-line cases use ssl_expected_hostname of an ssl:// factory.
+		u := "tcp://1"
+		if strings.HasPrefix(in, "ssl_expected_hostname") {
+			u = "ssl://1"
+		}
+		cfg, err := Parse("t.conf", []byte("[F]\ntype = queue\nurl = "+u+"\n"+in+"\n"))
 		if strings.HasPrefix(in, "ssl_issuer = [\n  [") {
 			if err == nil {
 				t.Errorf("%q: nested array accepted", in)
@@ -139,6 +145,9 @@ func TestMultiLineValuesExact(t *testing.T) {
 		}
 		f := cfg.Factories[0]
 		got := f.ClientID
+		if strings.HasPrefix(in, "ssl_expected_hostname") {
+			got = f.SSL.ExpectedHostname
+		}
 		if strings.HasPrefix(in, "ssl_issuer") {
 			got = fmt.Sprint(f.SSL.Issuer)
 		}

@@ -121,7 +121,7 @@
 //
 // # Files
 //
-// ParseFile reads a factories.conf of at most MaxFileSize (16 MiB).
+// ParseFile reads a factories.conf of at most MaxFileSize (4 MiB).
 // passcode_file (at most MaxPasscodeFileSize, 64 KiB) and ssl_trusted,
 // ssl_issuer, ssl_identity and ssl_private_key (at most MaxPEMFileSize,
 // 1 MiB each) are read once, when the file is parsed, relative to the

@@ -14,7 +14,7 @@ import (
 // open file's fstat before a byte is read, and again while reading.
 const (
 	// MaxFileSize caps a factories.conf (ParseFile and Parse).
-	MaxFileSize int64 = 16 << 20
+	MaxFileSize int64 = 4 << 20
 	// MaxPasscodeFileSize caps a passcode_file.
 	MaxPasscodeFileSize int64 = 64 << 10
 	// MaxPEMFileSize caps each ssl_trusted, ssl_issuer, ssl_identity and

@@ -115,7 +115,7 @@ func TestConfFileRefusedUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Sparse: reading it would take 16 MiB; the check happens first.
+	// Sparse: reading it would take 4 MiB; the check happens first.
 	if err := f.Truncate(MaxFileSize + 1); err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestConfFileRefusedUnread(t *testing.T) {
 			t.Errorf("%s: error %v, want %v naming the path", path, err, want)
 		}
 	}
-	if _, err := ParseFile(big); !strings.Contains(fmt.Sprint(err), "16 MiB") {
-		t.Errorf("error %v does not name the 16 MiB limit", err)
+	if _, err := ParseFile(big); !strings.Contains(fmt.Sprint(err), "4 MiB") {
+		t.Errorf("error %v does not name the 4 MiB limit", err)
 	}
 	_, err = Parse("t.conf", make([]byte, MaxFileSize+1))
-	if !errors.Is(err, ErrFileTooLarge) || !strings.Contains(err.Error(), "16 MiB") {
+	if !errors.Is(err, ErrFileTooLarge) || !strings.Contains(err.Error(), "4 MiB") {
 		t.Errorf("Parse of %d bytes: %v", MaxFileSize+1, err)
 	}
 }

@@ -34,7 +34,8 @@ const ReloadSettle = 150 * time.Millisecond
 
 // MaxConfigFileSize bounds the factories file Load and Reload read: a larger
 // file is refused before it is read whole, with an error naming the limit.
-const MaxConfigFileSize = 4 << 20
+// It is confparse.MaxFileSize, so confcheck and Load accept the same files.
+const MaxConfigFileSize = int(confparse.MaxFileSize)
 
 // Reload rejections, found with errors.Is in the error Reload returns and in
 // EventConfigReloaded.Err. A file that does not parse is rejected with the
@@ -281,7 +282,7 @@ func readConfFile(path string) (data []byte, size int64, mtime time.Time, err er
 	if !fi.Mode().IsRegular() {
 		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s is not a regular file (%s)", path, fi.Mode().Type())
 	}
-	if fi.Size() > MaxConfigFileSize {
+	if fi.Size() > int64(MaxConfigFileSize) {
 		return nil, 0, time.Time{}, fmt.Errorf("stompft: factories file %s is %d bytes, over the %d-byte limit (MaxConfigFileSize)", path, fi.Size(), MaxConfigFileSize)
 	}
 	// One byte more than the stated size: a file that yields more is a
