@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -155,6 +156,7 @@ type Session struct {
 
 	wmu       sync.Mutex
 	w         *frame.Writer
+	raw       io.Writer    // the counted socket, for the unescaped CONNECT
 	lastWrite atomic.Int64 // unix nanos
 	bytesOut  atomic.Int64
 
@@ -206,6 +208,7 @@ func Connect(ctx context.Context, nc net.Conn, cfg Config, cb Callbacks) (*Sessi
 		done: make(chan struct{}),
 	}
 	cnt.n = &s.bytesOut
+	s.raw = cnt
 	info, err := s.handshake(ctx)
 	if err != nil {
 		_ = nc.Close()
@@ -259,7 +262,13 @@ func (s *Session) handshake(ctx context.Context) (Info, error) {
 	if s.cfg.ClientID != "" {
 		f.Header.Add("client-id", s.cfg.ClientID)
 	}
-	if err := s.w.Write(f); err != nil {
+	for _, v := range []string{host, s.cfg.Login, s.cfg.Passcode, s.cfg.ClientID} {
+		if strings.ContainsAny(v, "\r\n\x00") {
+			// Never quoted: it may be the passcode.
+			return Info{}, attempts.Permanent(errors.New("CONNECT: a login, passcode, host or client-id holds a line break or NUL, which a STOMP CONNECT frame cannot carry"))
+		}
+	}
+	if _, err := s.raw.Write(connectBytes(f)); err != nil {
 		return Info{}, ctxErr(ctx, fmt.Errorf("writing CONNECT: %w", err))
 	}
 	// The socket deadline is the context's (or WriteTimeout): however the
@@ -739,6 +748,26 @@ func (s *Session) Disconnect(ctx context.Context) error {
 func (s *Session) Close() {
 	s.end(ErrClosed)
 	s.wg.Wait()
+}
+
+// connectBytes encodes a CONNECT frame as STOMP 1.2 requires: its header
+// values are not escaped (go-stomp's writer escapes every frame's, which
+// turned a passcode "pa:ss" into "pa\\css" on the wire). The parser refuses
+// control characters in login, passcode, vhost and clientID, so a value
+// cannot break the frame.
+func connectBytes(f *frame.Frame) []byte {
+	var b strings.Builder
+	b.WriteString(f.Command)
+	b.WriteByte('\n')
+	for i := 0; i < f.Header.Len(); i++ {
+		k, v := f.Header.GetAt(i)
+		b.WriteString(k)
+		b.WriteByte(':')
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	b.WriteString("\n\x00")
+	return []byte(b.String())
 }
 
 type countingConn struct {
