@@ -184,9 +184,12 @@ func TestUnreadSubscriptionBelowItsLimitDelaysNothing(t *testing.T) {
 // that says so, and does not make the silence detector fail over.
 func TestSlowConsumerPausesReadingWithoutFailover(t *testing.T) {
 	verifyNoLeaks(t)
-	b := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	// Beats of 300 ms: wide enough that a loaded machine's scheduling stays
+	// inside the silence bound (it flaked at 100 ms), short enough that the
+	// observation below spans several bounds.
+	b := broker(t, embedded.Options{HeartBeat: 300 * time.Millisecond})
 	keys := append([]string{}, fastReconnect...)
-	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2", "send_timeout = 400")
+	keys = append(keys, "heartbeat = 300,300", "heartbeat_grace = 2", "send_timeout = 400")
 	rec := newRecorder()
 	f := load(t, conf(b.URL(), keys...), rec.option())
 	c := connect(t, f, WithSubscriptionBuffer(0))
@@ -215,8 +218,8 @@ func TestSlowConsumerPausesReadingWithoutFailover(t *testing.T) {
 	if !errors.Is(err, ErrSlowConsumer) || !errors.Is(err, ErrInDoubt) || strings.Contains(err.Error(), "connection was lost") {
 		t.Fatalf("receipt behind the pause: %v (want ErrSlowConsumer, not a loss)", err)
 	}
-	// Observe for several silence bounds (100 ms × 2): paused time is not silence.
-	<-time.After(time.Second)
+	// Observe for several silence bounds (300 ms × 2): paused time is not silence.
+	<-time.After(2 * time.Second)
 	for _, k := range rec.kinds() {
 		if k == EventDisconnected {
 			t.Fatal("pausing for a slow consumer caused a failover")

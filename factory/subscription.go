@@ -441,6 +441,9 @@ func (c *Connection) pump(s *Subscription) {
 		s.delivered++
 		m.seq = s.delivered
 		s.ackMu.Unlock()
+		// Counted before the hand-over, so that Stats read by the
+		// application after it took the message includes it.
+		c.ext.received.Add(1)
 		select {
 		case s.c <- m:
 			// Seen only once delivered: a delivery cut short must not turn
@@ -448,8 +451,8 @@ func (c *Connection) pump(s *Subscription) {
 			if id != "" {
 				s.dedup.add(id)
 			}
-			c.ext.received.Add(1)
 		case <-s.done:
+			c.ext.received.Add(^uint64(0)) // not delivered after all: minus one
 			return
 		}
 	}
