@@ -35,9 +35,11 @@
 //
 // # Budget
 //
-// Budget is a total deadline for one reconnect episode: Delays.NextWithin
-// stops the walk once the next attempt would start after it, whatever the
-// count.
+// Budget is a total deadline for one reconnect episode, whatever the
+// count: a caller that measures the elapsed time itself uses
+// Delays.NextWithin or Episode.NextWithin, which stop once the next attempt
+// would start after it. (Package factory fixes the deadline when the
+// episode starts and checks it before each pass.)
 //
 // # Permanent errors
 //
@@ -54,8 +56,10 @@
 // rate; refusals, timeouts and slow handshakes halve both and end slow
 // start, after which growth is additive (AIMD). So scheduling costs nothing
 // when the backup has room and protects it when it has not.
-// DefaultScheduler is the process-wide one; its limits are configurable per
-// factory (SchedulerConfig, documented field by field with defaults).
+// DefaultScheduler is a process-wide one; package factory keeps one
+// scheduler per broker set, shared by every connection of the process that
+// reconnects to those brokers. Limits are in SchedulerConfig, documented
+// field by field with defaults.
 // TryAcquire is the non-blocking form for event-driven callers.
 //
 // Connections register their reconnects (Reconnecting) and wait out the
@@ -69,5 +73,7 @@
 //
 // Everything that waits takes a Clock and everything random a Rand, so tests
 // (see package attemptstest) assert exact delay sequences without sleeping.
-// Wait is the one place that blocks: a select on a timer and ctx.Done().
+// Three calls block, each in a select on a timer (or the scheduler's queue)
+// and ctx.Done(), never in time.Sleep: Wait, Scheduler.Acquire and
+// Scheduler.WaitSpread.
 package attempts
