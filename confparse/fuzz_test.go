@@ -43,24 +43,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, data := range planted {
 			cfg, err := Parse("fuzz.conf", []byte(data))
-			var out []string
-			if err != nil {
-				out = append(out, err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err))
-			}
-			if cfg != nil {
-				js, _ := json.Marshal(cfg)
-				out = append(out, string(js), render(cfg))
-				for _, w := range cfg.Warnings {
-					out = append(out, w.String())
-				}
-				for _, fa := range cfg.Factories {
-					out = append(out, fa.String(), render(fa), render(*fa))
-					for _, s := range fa.Settings() {
-						out = append(out, s.Value)
-					}
-				}
-			}
-			for _, s := range out {
+			for _, s := range everyRendering(cfg, err) {
 				if strings.Contains(s, "Zq9") {
 					t.Fatalf("passcode leaked for input %q:\n%s", data, s)
 				}
@@ -80,4 +63,28 @@ func render(v any) string {
 		fmt.Fprintf(&b, verb+"\n", v)
 	}
 	return b.String()
+}
+
+// everyRendering is every way a parse result can be printed or encoded:
+// error texts under each verb, JSON, the renderings of the config and of
+// each factory, warnings and settings. A secret must appear in none.
+func everyRendering(cfg *Config, err error) []string {
+	var out []string
+	if err != nil {
+		out = append(out, err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err))
+	}
+	if cfg != nil {
+		js, _ := json.Marshal(cfg)
+		out = append(out, string(js), render(cfg))
+		for _, w := range cfg.Warnings {
+			out = append(out, w.String())
+		}
+		for _, fa := range cfg.Factories {
+			out = append(out, fa.String(), render(fa), render(*fa))
+			for _, s := range fa.Settings() {
+				out = append(out, s.Value)
+			}
+		}
+	}
+	return out
 }

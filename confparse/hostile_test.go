@@ -524,24 +524,7 @@ func FuzzDefine(f *testing.F) {
 			Define("G", url, Credentials("u", "Zq9-fuzz-secret"), Set(key, value)),
 			Define("H", url, Set("passcode", "Zq9-fuzz-secret"), Set(key, value)),
 		)
-		var out []string
-		if err != nil {
-			out = append(out, err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err))
-		}
-		if cfg != nil {
-			js, _ := json.Marshal(cfg)
-			out = append(out, string(js), render(cfg))
-			for _, w := range cfg.Warnings {
-				out = append(out, w.String())
-			}
-			for _, fa := range cfg.Factories {
-				out = append(out, fa.String(), render(fa), render(*fa))
-				for _, s := range fa.Settings() {
-					out = append(out, s.Value)
-				}
-			}
-		}
-		for _, s := range out {
+		for _, s := range everyRendering(cfg, err) {
 			if strings.Contains(s, "Zq9") {
 				t.Fatalf("passcode leaked for Set(%q, %q) url %q:\n%s", key, value, url, s)
 			}
