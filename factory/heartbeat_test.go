@@ -16,18 +16,7 @@ import (
 // connection; the client must declare it dead and reach the backup.
 func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
 	verifyNoLeaks(t)
-	primary := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
-	backup := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
-	px, err := faultproxy.New(primary.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	keys := append([]string{}, fastReconnect...)
-	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2")
-	rec := newRecorder()
-	f := load(t, conf("tcp://"+px.Addr()+","+backup.URL(), keys...), rec.option())
-	c := connect(t, f)
+	px, backup, rec, c := frozenBrokerSetup(t)
 	info, _ := c.ServerInfo()
 	if info.RecvBeat <= 0 || info.RecvBeat > time.Second {
 		t.Fatalf("heart-beat not negotiated: %+v", info)
@@ -79,18 +68,7 @@ func TestFrozenBrokerIsDetectedByHeartbeats(t *testing.T) {
 // broker: the reader keeps reading, so heart-beat silence is still seen.
 func TestFrozenBrokerIsDetectedWithAnUnreadSubscription(t *testing.T) {
 	verifyNoLeaks(t)
-	primary := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
-	backup := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
-	px, err := faultproxy.New(primary.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
-	keys := append([]string{}, fastReconnect...)
-	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2")
-	rec := newRecorder()
-	f := load(t, conf("tcp://"+px.Addr()+","+backup.URL(), keys...), rec.option())
-	c := connect(t, f)
+	px, _, rec, c := frozenBrokerSetup(t)
 	if _, err := c.Subscribe("/queue/unread", stomp.AckAuto); err != nil {
 		t.Fatal(err)
 	}
@@ -115,4 +93,22 @@ func TestFrozenBrokerIsDetectedWithAnUnreadSubscription(t *testing.T) {
 	if detected > 20*bound {
 		t.Fatalf("detection took %v with an unread subscription, bound %v", detected, bound)
 	}
+}
+
+// frozenBrokerSetup connects, with 100 ms heart-beats and grace 2, through a
+// fault proxy to a primary, with a backup second in the URL list.
+func frozenBrokerSetup(t *testing.T) (*faultproxy.Proxy, *embedded.Broker, *recorder, *Connection) {
+	t.Helper()
+	primary := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	backup := broker(t, embedded.Options{HeartBeat: 100 * time.Millisecond})
+	px, err := faultproxy.New(primary.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = px.Close() })
+	keys := append([]string{}, fastReconnect...)
+	keys = append(keys, "heartbeat = 100,100", "heartbeat_grace = 2")
+	rec := newRecorder()
+	f := load(t, conf("tcp://"+px.Addr()+","+backup.URL(), keys...), rec.option())
+	return px, backup, rec, connect(t, f)
 }
