@@ -118,6 +118,11 @@ type owner struct {
 	subs      map[string]*Subscription
 	subOrder  []*Subscription
 	pending   map[string]*pending // receipt id → waiter
+	// installed holds the sessions installed whose end the owner has not
+	// handled yet (the current one, and the old one of a switch being
+	// disconnected): a receipt send registered for one of them is failed
+	// by that end; for any other its end has been handled already.
+	installed map[uint64]struct{}
 	cache     cache               // tracked sends awaiting receipts
 	parked    []*parked           // requests waiting for a connection or cache room
 	flushers  []chan error        // Flush calls waiting for an empty cache
@@ -317,6 +322,7 @@ func newConnection(f *Factory, name string, def *confparse.Factory, opts connCon
 	o.state = StateConnecting
 	o.subs = map[string]*Subscription{}
 	o.pending = map[string]*pending{}
+	o.installed = map[uint64]struct{}{}
 	o.paused = map[*Subscription]bool{}
 	c.setDef(def)
 	c.publishSubs()
@@ -575,6 +581,7 @@ func (c *Connection) install(sess *session.Session, ep sequential.Endpoint) inst
 	o := &c.own
 	o.sess = sess
 	o.epoch = sess.Tag()
+	o.installed[o.epoch] = struct{}{}
 	o.cur = ep
 	o.connected = c.opts.clock.Now()
 	if o.release != nil {
@@ -724,6 +731,7 @@ func (c *Connection) closedErr() error {
 // sessionEnded applies the end of any session (current, spare, old); owner only.
 func (c *Connection) sessionEnded(epoch uint64, err error) {
 	o := &c.own
+	delete(o.installed, epoch)
 	if o.spare != nil && o.spare.sess.Tag() == epoch {
 		o.spare = nil
 		c.startStandby()

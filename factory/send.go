@@ -9,6 +9,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/stompft/stompft/confparse"
+	"github.com/stompft/stompft/internal/session"
 	"github.com/stompft/stompft/sequential"
 )
 
@@ -168,17 +169,45 @@ func (c *Connection) sendPlain(ctx context.Context, f *frame.Frame) error {
 // sendWithReceipt writes f with a receipt and waits for it. With epoch
 // non-zero it must go on that session (a transaction's), else it fails
 // with ErrTransactionRolledBack.
+//
+// On a live session with nothing parked the caller writes the frame itself
+// after posting its registration to the owner, so the owner sees the
+// registration before the receipt (the reader posts that after the frame
+// went out): the caller waits once, for the verdict. Otherwise the owner
+// writes it once a session is up, and the caller still waits once: the
+// parked stage's failure and the receipt's verdict come on one channel.
 func (c *Connection) sendWithReceipt(ctx context.Context, f *frame.Frame, epoch uint64) error {
 	id := c.newID("r-")
 	f.Header.Set(frame.Receipt, id)
+	if l := c.live.Load(); l != nil && (epoch == 0 || l.epoch == epoch) && l.sess.Err() == nil && c.parkedN.Load() == 0 {
+		done := make(chan error, 1)
+		pd := &pending{id: id, done: done, epoch: l.epoch, written: true}
+		if !c.post(func() { c.registerReceipt(pd, l.sess) }) {
+			<-c.closed
+			return c.finalOrClosed()
+		}
+		err := l.sess.Write(f)
+		if err == nil {
+			c.countSent(f, l.ep)
+			return c.awaitReceipt(ctx, pd, done)
+		}
+		// The frame never left whole: take the registration back and
+		// send it the owner's way (on the next session, or rolled back
+		// for a transaction's).
+		if !c.reclaim(pd, done) {
+			<-c.closed
+			return c.finalOrClosed()
+		}
+		id = c.newID("r-")
+		f.Header.Set(frame.Receipt, id)
+	}
 	done := make(chan error, 1)
-	reply := make(chan error, 1)
 	pd := &pending{id: id, done: done}
-	p := &parked{ctx: ctx, fail: func(err error) { reply <- err }}
+	p := &parked{ctx: ctx, fail: func(err error) { done <- err }}
 	p.try = func() bool {
 		o := &c.own
 		if epoch != 0 && (o.sess == nil || o.epoch != epoch) {
-			reply <- ErrTransactionRolledBack
+			done <- ErrTransactionRolledBack
 			return true
 		}
 		if o.sess == nil {
@@ -189,20 +218,68 @@ func (c *Connection) sendWithReceipt(ctx context.Context, f *frame.Frame, epoch 
 		if err := o.sess.Write(f); err != nil {
 			delete(o.pending, id)
 			if epoch != 0 {
-				reply <- fmt.Errorf("%w: %w", ErrTransactionRolledBack, err)
+				done <- fmt.Errorf("%w: %w", ErrTransactionRolledBack, err)
 				return true
 			}
 			return false // never left whole: retried on the next connection
 		}
 		pd.written = true
 		c.countSent(f, o.cur)
-		reply <- nil
 		return true
 	}
-	if err := c.await(ctx, p, reply); err != nil {
-		return err
+	if !c.post(func() { c.submit(p) }) {
+		<-c.closed
+		return c.finalOrClosed()
 	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	if why, removed := c.abandon(p); removed {
+		return waitErr(ctx, why)
+	}
+	// Served meanwhile: the receipt's wait (or its verdict) decides.
 	return c.awaitReceipt(ctx, pd, done)
+}
+
+// registerReceipt records a receipt send whose caller writes it on sess
+// (pd.epoch); owner only. If the owner has handled that session's end
+// already, its losses were counted without this send: the send is in doubt
+// (unless its write fails, in which case the caller takes it back, see
+// reclaim).
+func (c *Connection) registerReceipt(pd *pending, sess *session.Session) {
+	o := &c.own
+	if o.exit {
+		c.finish(pd, ErrClosed)
+		return
+	}
+	if _, ok := o.installed[pd.epoch]; ok {
+		o.pending[pd.id] = pd
+		return
+	}
+	o.stats.inDoubt++
+	c.finish(pd, fmt.Errorf("%w: the connection was lost before its receipt: %w", ErrInDoubt, sess.Err()))
+}
+
+// reclaim takes back a receipt send registered by registerReceipt whose
+// write failed: it never reached the broker whole, so it is neither
+// pending nor in doubt. False once the connection is closed.
+func (c *Connection) reclaim(pd *pending, done chan error) bool {
+	return c.call(func() {
+		o := &c.own
+		if q, ok := o.pending[pd.id]; ok && q == pd {
+			delete(o.pending, pd.id)
+		}
+		pd.done = nil
+		select {
+		case err := <-done:
+			if errors.Is(err, ErrInDoubt) {
+				o.stats.inDoubt-- // counted when its session ended; it was not
+			}
+		default:
+		}
+	})
 }
 
 // awaitReceipt waits for p's verdict on done.
