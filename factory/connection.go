@@ -123,9 +123,9 @@ type owner struct {
 	// disconnected): a receipt send registered for one of them is failed
 	// by that end; for any other its end has been handled already.
 	installed map[uint64]struct{}
-	cache     cache               // tracked sends awaiting receipts
-	parked    []*parked           // requests waiting for a connection or cache room
-	flushers  []chan error        // Flush calls waiting for an empty cache
+	cache     cache        // tracked sends awaiting receipts
+	parked    []*parked    // requests waiting for a connection or cache room
+	flushers  []chan error // Flush calls waiting for an empty cache
 	paused    map[*Subscription]bool
 	spare     *spare
 	lostAt    time.Time
@@ -263,6 +263,20 @@ func (b *inbox) post(fn func()) bool {
 	case b.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// postQuiet queues fn without waking the owner: for work that only has to
+// be done before whatever comes after it (a registration that must precede
+// its receipt), never on its own. Every later post wakes the owner, which
+// then runs the queue in order.
+func (b *inbox) postQuiet(fn func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.q = append(b.q, fn)
 	return true
 }
 

@@ -182,7 +182,9 @@ func (c *Connection) sendWithReceipt(ctx context.Context, f *frame.Frame, epoch 
 	if l := c.live.Load(); l != nil && (epoch == 0 || l.epoch == epoch) && l.sess.Err() == nil && c.parkedN.Load() == 0 {
 		done := make(chan error, 1)
 		pd := &pending{id: id, done: done, epoch: l.epoch, written: true}
-		if !c.post(func() { c.registerReceipt(pd, l.sess) }) {
+		// Quiet: the receipt (or the session's end) wakes the owner,
+		// which runs this first.
+		if !c.inbox.postQuiet(func() { c.registerReceipt(pd, l.sess) }) {
 			<-c.closed
 			return c.finalOrClosed()
 		}
@@ -371,7 +373,7 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 		// The fast path: the caller writes; the owner caches it (in the
 		// order of these posts, which precede the frame's receipt).
 		pd.epoch = l.epoch
-		if !c.post(func() { c.cacheTracked(pd) }) {
+		if !c.inbox.postQuiet(func() { c.cacheTracked(pd) }) {
 			c.cacheRes.Add(-size)
 			<-c.closed
 			return c.finalOrClosed()
