@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/sirupsen/logrus"
 
+	"github.com/stompft/stompft/attempts"
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/internal/session"
 	"github.com/stompft/stompft/sequential"
@@ -61,10 +63,11 @@ type Connection struct {
 	id   string // unique per connection, prefixes generated ids
 	ids  atomic.Uint64
 
-	inbox  inbox         // requests and events for the owner, in order
-	closed chan struct{} // closed when the owner has finished: the one "closed" signal
-	ctx    context.Context
-	cancel context.CancelFunc // cancels every helper (walks, probes, standby)
+	inbox    inbox         // requests and events for the owner, in order
+	walkJobs chan *walkJob // the owner's next walk, for an idle walker
+	closed   chan struct{} // closed when the owner has finished: the one "closed" signal
+	ctx      context.Context
+	cancel   context.CancelFunc // cancels every helper (walks, probes, standby)
 
 	// Read by any goroutine, written only by the owner.
 	live    atomic.Pointer[liveSession]              // the session to write on, nil while none
@@ -135,8 +138,13 @@ type owner struct {
 	carry     *walkProgress // continued by the next reconnect (see healthyAfter)
 	stats     counters
 
-	walkCancel    context.CancelFunc
-	walkGen       uint64
+	walkCancel context.CancelFunc
+	walkGen    uint64
+	// walkerEpoch is the session read by a walker goroutine (the one whose
+	// walk brought it up); walkerIdle says that session has ended, so that
+	// goroutine waits on walkJobs for the next walk.
+	walkerEpoch   uint64
+	walkerIdle    bool
 	probeCancel   context.CancelFunc
 	probeGen      uint64
 	standbyCancel context.CancelFunc
@@ -330,6 +338,7 @@ func newConnection(f *Factory, name string, def *confparse.Factory, opts connCon
 		closed: make(chan struct{}),
 	}
 	c.inbox.wake = make(chan struct{}, 1)
+	c.walkJobs = make(chan *walkJob, 1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.log = opts.logger.WithField("factory", name)
 	o := &c.own
@@ -382,22 +391,41 @@ func (c *Connection) setDef(def *confparse.Factory) {
 // def is the definition in force (any goroutine).
 func (c *Connection) def() *confparse.Factory { return c.defSnap.Load() }
 
+// logs reports whether the logger writes at level, so that a silent logger
+// (the default) costs the reconnect path no field maps: logging is off the
+// path a failover waits on only if it costs nothing when off.
+func (c *Connection) logs(level logrus.Level) bool {
+	switch l := c.log.(type) {
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(level)
+	case interface{ IsLevelEnabled(logrus.Level) bool }:
+		return l.IsLevelEnabled(level)
+	}
+	return true
+}
+
 func (c *Connection) newID(prefix string) string {
 	return prefix + c.id + "-" + strconv.FormatUint(c.ids.Add(1), 10)
 }
 
-func (c *Connection) emit(e Event) {
+func (c *Connection) emit(e Event) { c.queueEvent(e, true) }
+
+// emitQuiet queues e's callbacks without waking the dispatcher: the caller
+// wakes it (disp.kick) once the work that must not wait is started.
+func (c *Connection) emitQuiet(e Event) { c.queueEvent(e, false) }
+
+func (c *Connection) queueEvent(e Event, wake bool) {
 	e.Factory = c.name
 	if e.Time.IsZero() {
 		e.Time = c.opts.clock.Now()
 	}
 	if h := c.opts.eventHandler; h != nil {
-		c.disp.push(func() { h(e) })
+		c.disp.push(func() { h(e) }, wake)
 	}
 	if h := c.opts.exceptionListener; h != nil && e.Err != nil &&
 		(e.Kind == EventDisconnected || e.Kind == EventFailed || e.Kind == EventSendRejected) {
 		err := e.Err
-		c.disp.push(func() { h(err) })
+		c.disp.push(func() { h(err) }, wake)
 	}
 }
 
@@ -513,23 +541,74 @@ func (c *Connection) startWalk(ctx context.Context, phase string, lost *sequenti
 		prog.reconnect = true
 	}
 	o.carry = nil
-	def, chooser := o.def, o.chooser
-	o.helpers.Add(1)
-	go func() {
-		defer o.helpers.Done()
-		defer cancel()
-		var endReconnect func()
-		if sched != nil {
-			endReconnect = sched.Reconnecting()
+	job := &walkJob{ctx: ctx, cancel: cancel, gen: gen, phase: phase, prog: prog,
+		def: o.def, chooser: o.chooser, lost: lost, sched: sched}
+	if o.walkerIdle {
+		// The goroutine that read the session just lost takes the walk:
+		// no goroutine to start, no stack to grow again.
+		o.walkerIdle = false
+		select {
+		case c.walkJobs <- job:
+			return
+		default: // an exit request is still queued: start a walker
 		}
-		sess, ep, err := c.walk(ctx, phase, prog, def, chooser, lost, sched)
+	}
+	o.helpers.Add(1)
+	go c.walker(job)
+}
+
+// walkJob is one connect or reconnect walk, as the owner hands it to a
+// walker goroutine: everything the walk reads, fixed when it starts.
+type walkJob struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	gen     uint64
+	phase   string
+	prog    *walkProgress
+	def     *confparse.Factory
+	chooser sequential.Chooser
+	lost    *sequential.Endpoint
+	sched   *attempts.Scheduler
+}
+
+// walker runs walks. The session a walk brings up is read by the same
+// goroutine (Session.Serve): nothing is started or scheduled between the
+// dial and the first frames the owner writes on it. Once that session has
+// ended the goroutine waits for the owner's next walk (see walkerIdle),
+// and ends with a failed walk or the connection.
+func (c *Connection) walker(job *walkJob) {
+	defer c.own.helpers.Done()
+	for {
+		var endReconnect func()
+		if job.sched != nil {
+			endReconnect = job.sched.Reconnecting()
+		}
+		sess, ep, err := c.walk(job.ctx, job.phase, job.prog, job.def, job.chooser, job.lost, job.sched)
 		if endReconnect != nil {
 			endReconnect()
 		}
-		if !c.post(func() { c.walkDone(gen, phase, prog, sess, ep, err) }) && sess != nil {
-			sess.Close()
+		job.cancel()
+		j := job
+		if !c.post(func() { c.walkDone(j.gen, j.phase, j.prog, sess, ep, err) }) {
+			if sess != nil {
+				go sess.Close() // Close waits for the reader: this goroutine, below
+				sess.Serve()
+			}
+			return
 		}
-	}()
+		if sess == nil {
+			return
+		}
+		sess.Serve()
+		select {
+		case job = <-c.walkJobs:
+			if job == nil {
+				return // another walker is idle already
+			}
+		case <-c.ctx.Done():
+			return
+		}
+	}
 }
 
 // walkDone is where every walk ends: the one place, with switchDone and
@@ -542,6 +621,17 @@ func (c *Connection) walkDone(gen uint64, phase string, prog *walkProgress, sess
 	if o.closing || gen != o.walkGen {
 		if sess != nil {
 			sess.Close()
+			if !o.closing {
+				// Its walker read it and now waits for the next walk; one
+				// idle walker is enough.
+				if o.walkerIdle {
+					select {
+					case c.walkJobs <- nil:
+					default:
+					}
+				}
+				o.walkerIdle = true
+			}
 		}
 		if o.connectReply != nil && o.closing {
 			o.connectReply <- ErrClosed
@@ -565,6 +655,7 @@ func (c *Connection) walkDone(gen uint64, phase string, prog *walkProgress, sess
 		return
 	}
 	o.lastProg = prog
+	o.walkerEpoch = sess.Tag()
 	r := c.install(sess, ep)
 	if phase == "connect" {
 		c.emit(Event{Kind: EventConnected, URL: ep.String()})
@@ -663,7 +754,9 @@ func (c *Connection) reconnected(ep sequential.Endpoint) {
 	o.stats.lastDowntime = down
 	o.stats.totalDowntime += down
 	c.f.metricsReconnected(c.name, ep.String(), down)
-	c.log.WithFields(logrus.Fields{"url": ep.String(), "downtime": down}).Info("reconnected")
+	if c.logs(logrus.InfoLevel) {
+		c.log.WithFields(logrus.Fields{"url": ep.String(), "downtime": down}).Info("reconnected")
+	}
 	c.emit(Event{Kind: EventReconnected, URL: ep.String(), Downtime: down})
 }
 
@@ -746,6 +839,9 @@ func (c *Connection) closedErr() error {
 func (c *Connection) sessionEnded(epoch uint64, err error) {
 	o := &c.own
 	delete(o.installed, epoch)
+	if epoch == o.walkerEpoch {
+		o.walkerEpoch, o.walkerIdle = 0, true
+	}
 	if o.spare != nil && o.spare.sess.Tag() == epoch {
 		o.spare = nil
 		c.startStandby()
@@ -778,26 +874,36 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 			c.suspectOldest(err)
 		}
 	}
-	c.failPending(epoch, err)
 	if !current {
+		c.failPending(epoch, err)
 		return
 	}
 	c.stopProbe()
 	if o.closing {
+		c.failPending(epoch, err)
 		c.finishClose()
 		return
 	}
 	o.stats.disconnects++
 	lostURL := o.cur.String()
-	c.emit(Event{Kind: EventDisconnected, URL: lostURL, Err: err})
-	c.f.metricsDisconnected(c.name, lostURL)
-	c.log.WithField("url", lostURL).WithError(err).Warn("connection lost")
 	c.setState(StateReconnecting)
-	if c.takeSpare() {
-		return
+	// The reconnect starts first (a spare taken, or a walk started), then
+	// the bookkeeping: the event is queued before the walk can queue its
+	// own, and its callbacks wake once the walk is under way.
+	c.emitQuiet(Event{Kind: EventDisconnected, URL: lostURL, Err: err})
+	if !c.takeSpare() {
+		lost := o.cur
+		c.startWalk(nil, "reconnect", &lost)
 	}
-	lost := o.cur
-	c.startWalk(nil, "reconnect", &lost)
+	// Let the walk run now, on this processor: the owner's bookkeeping
+	// below waits, not the dial.
+	runtime.Gosched()
+	c.disp.kick()
+	c.failPending(epoch, err)
+	c.f.metricsDisconnected(c.name, lostURL)
+	if c.logs(logrus.WarnLevel) {
+		c.log.WithField("url", lostURL).WithError(err).Warn("connection lost")
+	}
 }
 
 // suspectOldest counts a session ended by an ERROR frame naming no receipt

@@ -78,10 +78,22 @@ func newDispatcher() *dispatcher {
 	return d
 }
 
-func (d *dispatcher) push(fn func()) {
+// push queues fn; with wake false the dispatcher is not woken (see kick).
+func (d *dispatcher) push(fn func(), wake bool) {
 	d.mu.Lock()
 	if !d.closed {
 		d.queue = append(d.queue, fn)
+		if wake {
+			d.cond.Signal()
+		}
+	}
+	d.mu.Unlock()
+}
+
+// kick wakes the dispatcher for callbacks queued without waking it.
+func (d *dispatcher) kick() {
+	d.mu.Lock()
+	if len(d.queue) > 0 {
 		d.cond.Signal()
 	}
 	d.mu.Unlock()

@@ -298,7 +298,7 @@ var sessSeq atomic.Uint64
 // connectBound, when above 0, gives up the TCP connect alone after that long
 // (attempts.ErrAbandoned): during the first reconnect pass an unanswered SYN
 // is a storm signal, not something to wait out (see attempts.Episode).
-func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep sequential.Endpoint, timeout, connectBound time.Duration) (*session.Session, error) {
+func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep sequential.Endpoint, timeout, connectBound time.Duration, serveInCaller bool) (*session.Session, error) {
 	// The parser applies the attempt timeout's default (one layer, shown by
 	// confcheck); a definition assembled by hand without it is still
 	// bounded, never left to the caller's context alone.
@@ -354,8 +354,9 @@ func (c *Connection) dialOne(ctx context.Context, def *confparse.Factory, ep seq
 			MaxHeaders:      def.MaxHeaders,
 			MaxHeaderBytes:  def.MaxHeaderBytes,
 		},
-		URL: ep.String(),
-		Tag: epoch,
+		URL:           ep.String(),
+		Tag:           epoch,
+		ServeInCaller: serveInCaller,
 	}
 	cb := session.Callbacks{
 		Message: func(f *frame.Frame) {

@@ -47,7 +47,7 @@ func (c *Connection) startPriority() {
 			if err != nil {
 				return
 			}
-			sess, err := c.dialOne(ctx, def, pref, def.Reconnect.Timeout, 0)
+			sess, err := c.dialOne(ctx, def, pref, def.Reconnect.Timeout, 0, false)
 			ticket.Done(outcome(err))
 			if err != nil {
 				c.log.WithField("url", pref.String()).WithError(err).Debug("preferred broker not back yet")

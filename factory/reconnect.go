@@ -89,14 +89,16 @@ func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress,
 				// included) and the one the policy drew.
 				waited := c.opts.clock.Now().Sub(waitStart)
 				c.emit(Event{Kind: EventReconnecting, Attempt: attempt, Delay: waited, Drawn: d})
-				c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": waited, "drawn": d}).Info("reconnecting")
+				if c.logs(logrus.InfoLevel) {
+					c.log.WithFields(logrus.Fields{"attempt": attempt, "delay": waited, "drawn": d}).Info("reconnecting")
+				}
 			}
 			timeout := def.Connect.Timeout
 			if phase == "reconnect" {
 				timeout = def.Reconnect.Timeout
 			}
 			start := c.opts.clock.Now()
-			sess, err := c.dialOne(ctx, def, ep, timeout, ep0.ConnectBound())
+			sess, err := c.dialOne(ctx, def, ep, timeout, ep0.ConnectBound(), true)
 			o := outcome(err)
 			ticket.Done(o)
 			ep0.Report(o, c.opts.clock.Now().Sub(start), ticket.Queued())
@@ -105,7 +107,9 @@ func (c *Connection) walk(ctx context.Context, phase string, prog *walkProgress,
 			}
 			c.ext.failedAttempts.Add(1)
 			c.f.metricsAttemptFailed(c.name, ep.String())
-			c.log.WithFields(logrus.Fields{"url": ep.String(), "attempt": attempt}).WithError(err).Warn("attempt failed")
+			if c.logs(logrus.WarnLevel) {
+				c.log.WithFields(logrus.Fields{"url": ep.String(), "attempt": attempt}).WithError(err).Warn("attempt failed")
+			}
 			cerr.add(ep.String(), err)
 			if attempts.IsPermanent(err) {
 				cerr.Permanent = true

@@ -67,7 +67,7 @@ func (c *Connection) startStandby() {
 			}
 		}
 		for {
-			sess, err := c.dialOne(ctx, def, target, def.Reconnect.Timeout, 0)
+			sess, err := c.dialOne(ctx, def, target, def.Reconnect.Timeout, 0, false)
 			if err == nil {
 				// Left in the slot first: a loss handled before spareReady
 				// runs takes it from there instead of dialling.

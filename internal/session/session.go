@@ -89,6 +89,11 @@ type Config struct {
 	// Limits bound every frame read, CONNECTED included.
 	Limits Limits
 
+	// ServeInCaller: Connect starts no read goroutine; the caller must
+	// call Serve (on a goroutine of its choice) once it has handed the
+	// session on, or Close will wait for ever.
+	ServeInCaller bool
+
 	URL string // the endpoint, without credentials: named by LimitError
 	Tag uint64 // opaque to the session; returned by Tag()
 }
@@ -173,6 +178,10 @@ type Session struct {
 	paused   bool
 	resumeCh chan struct{} // closed by Resume; made by Pause
 
+	beatMu   sync.Mutex
+	beatT    *time.Timer // the next heart-beat (see startBeats)
+	beatsOff bool        // set once the session ended: no more re-arming
+
 	leaving     atomic.Bool // DISCONNECT sent: the peer hanging up is expected
 	discMu      sync.Mutex
 	discReceipt string
@@ -223,10 +232,11 @@ func Connect(ctx context.Context, nc net.Conn, cfg Config, cb Callbacks) (*Sessi
 	s.info = info
 	s.lastWrite.Store(time.Now().UnixNano())
 	s.wg.Add(1)
-	go s.readLoop()
+	if !cfg.ServeInCaller {
+		go s.readLoop()
+	}
 	if info.SendBeat > 0 {
-		s.wg.Add(1)
-		go s.beatLoop()
+		s.startBeats()
 	}
 	return s, nil
 }
@@ -477,6 +487,10 @@ func (s *Session) brokerBytes(b []byte) string {
 	return s.brokerText(string(b))
 }
 
+// Serve reads the session's frames until it ends; only for a session
+// connected with Config.ServeInCaller, exactly once.
+func (s *Session) Serve() { s.readLoop() }
+
 // Tag returns Config.Tag.
 func (s *Session) Tag() uint64 { return s.cfg.Tag }
 
@@ -509,6 +523,7 @@ func (s *Session) end(err error) {
 		// so a close that stalls (TLS close_notify on a dead link waits up
 		// to 5 s) never delays the failover.
 		_ = s.nc.SetDeadline(time.Unix(1, 0))
+		s.stopBeats()
 		// End runs before Done closes: whoever waits on Done (the factory's
 		// supervisor) must find the loss already applied.
 		if s.cb.End != nil {
@@ -672,25 +687,51 @@ func (s *Session) waitResumed() bool {
 	}
 }
 
-// beatLoop sends a heart-beat whenever nothing was written for a third of
-// the negotiated interval, so the longest gap the broker sees is about two
-// thirds of it: ActiveMQ closes a connection silent for one interval, with
-// no grace ("Channel was inactive for too long"), and a beat sent at the
-// last moment can reach it late on a busy machine.
-func (s *Session) beatLoop() {
+// Heart-beats are sent by a timer, not a goroutine of their own: whenever
+// nothing was written for a third of the negotiated interval, a beat goes
+// out, so the longest gap the broker sees is about two thirds of it:
+// ActiveMQ closes a connection silent for one interval, with no grace
+// ("Channel was inactive for too long"), and a beat sent at the last moment
+// can reach it late on a busy machine. The timer fires a third of an
+// interval after the last write, so a busy session is not woken for
+// nothing. Each armed timer counts in wg until it has run or been stopped,
+// so Close still returns only once nothing of the session runs.
+
+// startBeats arms the first beat.
+func (s *Session) startBeats() {
+	s.beatMu.Lock()
+	defer s.beatMu.Unlock()
+	s.wg.Add(1)
+	s.beatT = time.AfterFunc(s.info.SendBeat/3, s.beat)
+}
+
+// beat runs on the timer: it sends a beat if the session was quiet for a
+// third of the interval and re-arms for a third after the last write.
+func (s *Session) beat() {
 	defer s.wg.Done()
-	every := s.info.SendBeat
-	t := time.NewTicker(every / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case now := <-t.C:
-			if now.Sub(time.Unix(0, s.lastWrite.Load())) >= every/3 {
-				_ = s.Write(nil)
-			}
-		}
+	third := s.info.SendBeat / 3
+	next := third
+	if idle := time.Since(time.Unix(0, s.lastWrite.Load())); idle >= third {
+		_ = s.Write(nil)
+	} else {
+		next = third - idle
+	}
+	s.beatMu.Lock()
+	defer s.beatMu.Unlock()
+	if s.beatsOff {
+		return
+	}
+	s.wg.Add(1) // the count this run holds is still there: never from zero
+	s.beatT.Reset(next)
+}
+
+// stopBeats disarms the timer; a run already started re-arms nothing.
+func (s *Session) stopBeats() {
+	s.beatMu.Lock()
+	defer s.beatMu.Unlock()
+	s.beatsOff = true
+	if s.beatT != nil && s.beatT.Stop() {
+		s.wg.Done() // it will not run
 	}
 }
 

@@ -182,39 +182,56 @@ const slowTrial = 3 * time.Millisecond
 var latencyHangs = map[bool]int{}
 
 // eventLog keeps a connection's events with their time since reset.
+//
+// It runs on the measured path (the connection's event handler, during a
+// failover), so it only stores: a timeline is formatted when printed.
 type eventLog struct {
-	mu    sync.Mutex
-	start time.Time
-	lines []string
+	mu      sync.Mutex
+	start   time.Time
+	entries []logEntry
+}
+
+// logEntry is one line of a timeline: an event, or a mark of the bench's.
+type logEntry struct {
+	at   time.Time
+	ev   factory.Event
+	what string // a mark; "" for an event
 }
 
 func (l *eventLog) reset() {
 	l.mu.Lock()
 	l.start = time.Now()
-	l.lines = nil
+	l.entries = l.entries[:0]
 	l.mu.Unlock()
 }
 
 func (l *eventLog) add(e factory.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s := fmt.Sprintf("%v %s", roundDur(e.Time.Sub(l.start)), e.Kind)
-	if e.Err != nil {
-		s += " (" + e.Err.Error() + ")"
-	}
-	l.lines = append(l.lines, s)
+	l.entries = append(l.entries, logEntry{at: e.Time, ev: e})
 }
 
 func (l *eventLog) mark(what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf("%v %s", roundDur(time.Since(l.start)), what))
+	l.entries = append(l.entries, logEntry{at: time.Now(), what: what})
 }
 
 func (l *eventLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Join(l.lines, "; ")
+	lines := make([]string, len(l.entries))
+	for i, e := range l.entries {
+		what := e.what
+		if what == "" {
+			what = e.ev.Kind.String()
+			if e.ev.Err != nil {
+				what += " (" + e.ev.Err.Error() + ")"
+			}
+		}
+		lines[i] = fmt.Sprintf("%v %s", roundDur(e.at.Sub(l.start)), what)
+	}
+	return strings.Join(lines, "; ")
 }
 
 // ourClient is a factory connection.
