@@ -32,9 +32,13 @@
 // no locks to get wrong. Blocking work (dialling, TLS, CONNECT, reconnect
 // delays, the scheduler, hot-standby and priority probes) runs on helper
 // goroutines under a context the owner cancels, and reports back to the
-// owner, which is the only place a session is installed. A plain send
-// without receipt writes directly on the session the owner published, so
-// the hot path takes no extra hop. Closing is one signal: the owner
+// owner, which is the only place a session is installed. The goroutine that
+// walked the URL list and dialled a session then reads it, and when that
+// session is lost it runs the next walk the owner hands it: a failover
+// starts no goroutine. Sends write directly on the session the owner
+// published; a send that waits for a receipt first queues its registration
+// to the owner (so the owner knows it before the receipt can arrive) and
+// then waits once, for the verdict. Closing is one signal: the owner
 // finishes, and every waiting call returns.
 //
 // # Detecting a loss
@@ -190,6 +194,6 @@
 // sends, disconnects with a receipt (bounded by WithDisconnectTimeout) and
 // returns when no goroutine of the connection is left. An idle connection
 // runs three goroutines (its owner, its callback dispatcher and the
-// session's reader), a fourth when it sends heart-beats, and one more per
+// session's reader; heart-beats are sent by a timer), and one more per
 // subscription (the pump feeding C).
 package factory
