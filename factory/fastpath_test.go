@@ -8,18 +8,25 @@ import (
 	"github.com/stompft/stompft/internal/embedded"
 )
 
-// A receipt send written by its caller on a session whose end the owner
-// handled before the send's registration is in doubt at once: it must not
-// wait for a receipt (or a loss) that will never be reported.
-func TestReceiptSendRegisteredAfterItsSessionEndedIsInDoubt(t *testing.T) {
+// liveConnection connects to a broker of its own and returns the session
+// the owner published.
+func liveConnection(t *testing.T) (*embedded.Broker, *Connection, *liveSession) {
+	t.Helper()
 	verifyNoLeaks(t)
 	b := broker(t, embedded.Options{})
-	f := load(t, conf(b.URL(), fastReconnect...))
-	c := connect(t, f)
+	c := connect(t, load(t, conf(b.URL(), fastReconnect...)))
 	l := c.live.Load()
 	if l == nil {
 		t.Fatal("no live session after connect")
 	}
+	return b, c, l
+}
+
+// A receipt send written by its caller on a session whose end the owner
+// handled before the send's registration is in doubt at once: it must not
+// wait for a receipt (or a loss) that will never be reported.
+func TestReceiptSendRegisteredAfterItsSessionEndedIsInDoubt(t *testing.T) {
+	b, c, l := liveConnection(t)
 	b.Kill()
 	eventually(t, "the session's end handled", func() bool { return c.Stats().Disconnects == 1 })
 
@@ -52,11 +59,7 @@ func TestReceiptSendRegisteredAfterItsSessionEndedIsInDoubt(t *testing.T) {
 // A registration for the live session waits for its receipt; taking it
 // back removes it, so nothing is left pending.
 func TestReclaimRemovesAPendingReceiptSend(t *testing.T) {
-	verifyNoLeaks(t)
-	b := broker(t, embedded.Options{})
-	f := load(t, conf(b.URL(), fastReconnect...))
-	c := connect(t, f)
-	l := c.live.Load()
+	_, c, l := liveConnection(t)
 	done := make(chan error, 1)
 	pd := &pending{id: c.newID("r-"), done: done, epoch: l.epoch, written: true}
 	c.post(func() { c.registerReceipt(pd, l.sess) })
