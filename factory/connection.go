@@ -260,13 +260,9 @@ type inbox struct {
 }
 
 func (b *inbox) post(fn func()) bool {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
+	if !b.postQuiet(fn) {
 		return false
 	}
-	b.q = append(b.q, fn)
-	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
 	default:
