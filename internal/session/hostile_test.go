@@ -6,73 +6,26 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 
 	"github.com/stompft/stompft/attempts"
+	"github.com/stompft/stompft/internal/rawpeer"
 )
 
-// rawPeer accepts one connection, reads CONNECT (handed to serve) and runs
-// serve, which writes whatever bytes it likes. The listener and the
-// connection close with the test; serve must return once nc is closed.
+// rawPeer is a one-connection peer that reads CONNECT (handed to serve) and
+// runs serve, which writes whatever bytes it likes (rawpeer.Serve).
 func rawPeer(t *testing.T, serve func(nc net.Conn, connect *frame.Frame)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conn net.Conn
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		conn = nc
-		mu.Unlock()
-		defer nc.Close()
-		f, err := frame.NewReader(nc).Read()
-		if err != nil || f == nil {
-			return
-		}
-		serve(nc, f)
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		if conn != nil {
-			_ = conn.Close()
-		}
-		mu.Unlock()
-		<-done
-	})
-	return ln.Addr().String()
+	return rawpeer.Serve(t, func(nc net.Conn, _ *frame.Reader, connect *frame.Frame) { serve(nc, connect) })
 }
 
-// drain reads until the connection closes.
-func drain(nc net.Conn) {
-	buf := make([]byte, 4096)
-	for {
-		if _, err := nc.Read(buf); err != nil {
-			return
-		}
-	}
-}
-
-// stream writes chunk until the connection fails.
-func stream(nc net.Conn, chunk []byte) {
-	for {
-		if _, err := nc.Write(chunk); err != nil {
-			return
-		}
-	}
-}
+var (
+	drain  = rawpeer.Drain
+	stream = rawpeer.Stream
+)
 
 // A CONNECTED over a limit ends the attempt with a *LimitError naming the
 // limit and the URL, marked permanent, and without reading what the peer

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
+
+	"github.com/stompft/stompft/internal/rawpeer"
 )
 
 // encodeMessages is n MESSAGE frames with size-byte bodies, encoded.
@@ -201,17 +203,7 @@ func TestClosingAPausedSessionReturnsPromptly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2"),
-				func(_ net.Conn, r *frame.Reader, w *frame.Writer) {
-					for {
-						f, err := r.Read()
-						if err != nil {
-							return
-						}
-						if f != nil && f.Command == frame.DISCONNECT {
-							_ = w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, f.Header.Get(frame.Receipt)))
-						}
-					}
-				})
+				func(_ net.Conn, r *frame.Reader, w *frame.Writer) { rawpeer.AnswerDisconnect(r, w.Write) })
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			s, err := Connect(ctx, dial(t, addr), Config{}, Callbacks{})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -174,26 +175,7 @@ func TestHugeErrorBodyIsCappedCheaply(t *testing.T) {
 		_, _ = nc.Write([]byte{0})
 		drain(nc)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	s, err := Connect(ctx, dial(t, addr), Config{Passcode: "pw"}, Callbacks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	select {
-	case <-s.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("ERROR did not end the session")
-	}
-	runtime.ReadMemStats(&after)
-	alloc := after.TotalAlloc - before.TotalAlloc
-	t.Logf("ERROR body %d KiB: TotalAlloc +%.1f MiB, HeapInuse %+.1f MiB, %v",
-		size>>10, float64(alloc)/(1<<20), (float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), time.Since(start).Round(time.Millisecond))
+	s, alloc := runToEnd(t, addr, Config{Passcode: "pw"}, 10*time.Second, fmt.Sprintf("ERROR body %d KiB", size>>10))
 	var se *ServerError
 	if !errors.As(s.Err(), &se) || len(se.Body) > maxErrorText+len("…") {
 		t.Fatalf("ended with %v", s.Err())
@@ -299,27 +281,8 @@ func TestAnnouncedBodyIsNotAllocatedAhead(t *testing.T) {
 		_, _ = nc.Write(bytes.Repeat([]byte("b"), sent))
 		drain(nc)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	s, err := Connect(ctx, dial(t, addr), Config{FrameReadTimeout: 200 * time.Millisecond}, Callbacks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	select {
-	case <-s.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("stalled body not ended")
-	}
-	runtime.ReadMemStats(&after)
-	alloc := after.TotalAlloc - before.TotalAlloc
-	t.Logf("content-length %d MiB, %d KiB sent, then stall: TotalAlloc +%.2f MiB, HeapInuse %+.2f MiB, %v (%v)",
-		DefaultMaxFrameSize>>20, sent>>10, float64(alloc)/(1<<20), (float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20),
-		time.Since(start).Round(time.Millisecond), s.Err())
+	s, alloc := runToEnd(t, addr, Config{FrameReadTimeout: 200 * time.Millisecond}, 5*time.Second,
+		fmt.Sprintf("content-length %d MiB, %d KiB sent, then stall", DefaultMaxFrameSize>>20, sent>>10))
 	if !errors.Is(s.Err(), ErrFrameReadTimeout) {
 		t.Fatalf("ended with %v", s.Err())
 	}
@@ -558,4 +521,33 @@ func TestPasscodeInHeaderNamesAndReceiptEcho(t *testing.T) {
 	if !errors.As(s.Err(), &se) || se.ReceiptID != "******" || strings.Contains(s.Err().Error(), pw) {
 		t.Fatalf("ended with %v (%+v)", s.Err(), se)
 	}
+}
+
+// runToEnd connects to addr with cfg and waits, at most within, for the
+// session to end. It logs what the session allocated meanwhile (labelled
+// what) and returns the ended session (closed with the test) and the bytes
+// allocated.
+func runToEnd(t *testing.T, addr string, cfg Config, within time.Duration, what string) (*Session, uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	s, err := Connect(ctx, dial(t, addr), cfg, Callbacks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	select {
+	case <-s.Done():
+	case <-time.After(within):
+		t.Fatalf("%s: the session did not end within %v", what, within)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%s: TotalAlloc +%.2f MiB, HeapInuse %+.2f MiB, %v (%v)", what, float64(alloc)/(1<<20),
+		(float64(after.HeapInuse)-float64(before.HeapInuse))/(1<<20), time.Since(start).Round(time.Millisecond), s.Err())
+	return s, alloc
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stompft/stompft/internal/embedded"
 	"github.com/stompft/stompft/internal/embedded/embeddedtest"
+	"github.com/stompft/stompft/internal/rawpeer"
 )
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -105,42 +106,13 @@ func TestDeafPeerHandshakeEndsAtTheDeadline(t *testing.T) {
 // It returns the address; the connection and listener close with the test.
 func scriptedPeer(t *testing.T, connected *frame.Frame, serve func(nc net.Conn, r *frame.Reader, w *frame.Writer)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var mu sync.Mutex
-	var conn net.Conn
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		conn = nc
-		mu.Unlock()
-		defer nc.Close()
-		r, w := frame.NewReader(nc), frame.NewWriter(nc)
-		if _, err := r.Read(); err != nil {
-			return
-		}
+	return rawpeer.Serve(t, func(nc net.Conn, r *frame.Reader, _ *frame.Frame) {
+		w := frame.NewWriter(nc)
 		if err := w.Write(connected); err != nil {
 			return
 		}
 		serve(nc, r, w)
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		if conn != nil {
-			_ = conn.Close()
-		}
-		mu.Unlock()
-		<-done
 	})
-	return ln.Addr().String()
 }
 
 func TestSilentPeerEndsTheSessionByHeartbeat(t *testing.T) {
@@ -207,19 +179,11 @@ func TestCloseReturnsWhileThePeerKeepsBeating(t *testing.T) {
 	addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2", frame.HeartBeat, "5,0"),
 		func(_ net.Conn, r *frame.Reader, w *frame.Writer) {
 			var wmu sync.Mutex
-			go func() {
-				for {
-					f, err := r.Read()
-					if err != nil {
-						return
-					}
-					if f != nil && f.Command == frame.DISCONNECT {
-						wmu.Lock()
-						_ = w.Write(frame.New(frame.RECEIPT, frame.ReceiptId, f.Header.Get(frame.Receipt)))
-						wmu.Unlock()
-					}
-				}
-			}()
+			go rawpeer.AnswerDisconnect(r, func(f *frame.Frame) error {
+				wmu.Lock()
+				defer wmu.Unlock()
+				return w.Write(f)
+			})
 			// Beat back to back, so the read loop is nearly always between
 			// two reads, re-arming its deadline, when Close comes; stops when
 			// the test's cleanup closes the connection.

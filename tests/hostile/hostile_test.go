@@ -18,6 +18,7 @@ import (
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/leakcheck"
+	"github.com/stompft/stompft/internal/rawpeer"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -41,76 +42,18 @@ max_header_bytes = 65536
 
 const secret = "S3CRETpw"
 
-// hostileServer accepts connections on loopback. The first one reads
-// CONNECT and is handed to first; later ones (reconnect attempts) are
-// closed at once. Everything stops at the test's cleanup.
+// hostileServer is a peer on loopback (rawpeer.Serve): the first
+// connection reads CONNECT and is handed to first; later ones (reconnect
+// attempts) are closed at once. Everything stops at the test's cleanup.
 func hostileServer(t *testing.T, first func(nc net.Conn, r *frame.Reader)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for n := 0; ; n++ {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if n > 0 {
-				_ = nc.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				r := frame.NewReader(nc)
-				if f, err := r.Read(); err != nil || f == nil {
-					return
-				}
-				first(nc, r)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return rawpeer.Serve(t, func(nc net.Conn, r *frame.Reader, _ *frame.Frame) { first(nc, r) })
 }
 
-// stream writes chunk until the connection fails.
-func stream(nc net.Conn, chunk []byte) {
-	for {
-		if _, err := nc.Write(chunk); err != nil {
-			return
-		}
-	}
-}
-
-func drain(nc net.Conn) {
-	buf := make([]byte, 4096)
-	for {
-		if _, err := nc.Read(buf); err != nil {
-			return
-		}
-	}
-}
+var (
+	drain  = rawpeer.Drain
+	stream = rawpeer.Stream
+)
 
 const connected = "CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\x00"
 

@@ -19,6 +19,7 @@ import (
 	"github.com/stompft/stompft/confparse"
 	"github.com/stompft/stompft/factory"
 	"github.com/stompft/stompft/internal/leakcheck"
+	"github.com/stompft/stompft/internal/rawpeer"
 )
 
 // errEvents collects the error text of every event.
@@ -210,16 +211,7 @@ func TestStrayFramesAreIgnored(t *testing.T) {
 				return
 			}
 		}
-		// Answer DISCONNECT, so that Close is prompt.
-		for {
-			f, err := r.Read()
-			if err != nil {
-				return
-			}
-			if f != nil && f.Command == frame.DISCONNECT {
-				_, _ = nc.Write([]byte("RECEIPT\nreceipt-id:" + f.Header.Get(frame.Receipt) + "\n\n\x00"))
-			}
-		}
+		rawpeer.AnswerDisconnect(r, frame.NewWriter(nc).Write)
 	})
 	ev := newErrEvents()
 	c, err := connectionWith(t, addr, secret, ev)
@@ -287,15 +279,7 @@ func TestStrayFloods(t *testing.T) {
 				}
 				_, _ = nc.Write(tc.flood)
 				_, _ = nc.Write([]byte("MESSAGE\ndestination:/queue/h\nmessage-id:g1\nsubscription:" + sub.Header.Get(frame.Id) + "\n\nvalid\x00"))
-				for {
-					f, err := r.Read()
-					if err != nil {
-						return
-					}
-					if f != nil && f.Command == frame.DISCONNECT {
-						_, _ = nc.Write([]byte("RECEIPT\nreceipt-id:" + f.Header.Get(frame.Receipt) + "\n\n\x00"))
-					}
-				}
+				rawpeer.AnswerDisconnect(r, frame.NewWriter(nc).Write)
 			})
 			ev := newErrEvents()
 			c, err := connectionWith(t, addr, secret, ev)
