@@ -31,24 +31,26 @@ type pairEnv interface {
 	name() string
 }
 
-// hostPair is two go-stomp brokers in the broker-host process, crashed
-// with RST. They run in a process of their own, as brokers do: sharing
+// hostPair is two go-stomp brokers, crashed with RST, each in a
+// broker-host process (h[0] and h[1]; the in-process rows use this process
+// for both). Out of the client's process, as brokers are deployed: sharing
 // the client's Go scheduler, a broker's reader would queue behind the
-// client's own goroutines, a delay no deployment has.
+// client's own goroutines, a delay no deployment has; and in two processes,
+// so the crash of one does not slow the other that takes over.
 type hostPair struct {
-	h     *host
+	h     [2]*host
 	names [2]string
 	a     [2]string
 }
 
 var hostPairSeq int
 
-func newHostPair(h *host) (*hostPair, error) {
+func newHostPair(h [2]*host) (*hostPair, error) {
 	hostPairSeq++
 	p := &hostPair{h: h}
 	for i := range p.names {
 		p.names[i] = fmt.Sprintf("lat%d-%d", hostPairSeq, i)
-		a, err := h.start(p.names[i], "tcp", 0)
+		a, err := h[i].start(p.names[i], "tcp", 0)
 		if err != nil {
 			return nil, err
 		}
@@ -59,17 +61,17 @@ func newHostPair(h *host) (*hostPair, error) {
 
 func (p *hostPair) name() string                  { return "embedded" }
 func (p *hostPair) addrs() [2]string              { return p.a }
-func (p *hostPair) kill(i int) (time.Time, error) { return p.h.kill(p.names[i]) }
-func (p *hostPair) restore(i int) error           { return p.h.restart(p.names[i], p.a[i]) }
+func (p *hostPair) kill(i int) (time.Time, error) { return p.h[i].kill(p.names[i]) }
+func (p *hostPair) restore(i int) error           { return p.h[i].restart(p.names[i], p.a[i]) }
 func (p *hostPair) close() {
-	for _, n := range p.names {
-		_, _ = p.h.kill(n)
+	for i, n := range p.names {
+		_, _ = p.h[i].kill(n)
 	}
 }
 func (p *hostPair) settled(i, n int) error {
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		got, err := p.h.conns(p.names[i])
+		got, err := p.h[i].conns(p.names[i])
 		if err != nil || got >= n {
 			return err
 		}
@@ -500,32 +502,45 @@ func latencyRun(cfg config, mk func() (pairEnv, func(), error), trials int, limi
 	return raw, ours, nil
 }
 
-// hostPairs makes fresh pairs in one broker-host process; the returned
-// function stops the process.
+// hostPairs makes fresh pairs whose two brokers run in two broker-host
+// processes, as two deployed brokers would: one broker's crash and teardown
+// take no CPU time from the process of the other. The returned function
+// stops both processes.
 func hostPairs() (func() (pairEnv, func(), error), func(), error) {
-	h, err := startHost("", "")
+	h0, err := startHost("", "")
 	if err != nil {
 		return nil, nil, err
 	}
-	return pairsOn(h)
+	h1, err := startHost("", "")
+	if err != nil {
+		h0.close()
+		return nil, nil, err
+	}
+	return pairsOn([2]*host{h0, h1})
 }
 
 // inProcessPairs makes fresh pairs whose brokers run in this process, the
 // client's (the broker host's loop on a goroutine).
 func inProcessPairs() (func() (pairEnv, func(), error), func(), error) {
-	return pairsOn(startHostInProcess())
+	h := startHostInProcess()
+	return pairsOn([2]*host{h, h})
 }
 
 // pairsOn makes fresh pairs on h; the returned function stops h.
-func pairsOn(h *host) (func() (pairEnv, func(), error), func(), error) {
+func pairsOn(hs [2]*host) (func() (pairEnv, func(), error), func(), error) {
 	mk := func() (pairEnv, func(), error) {
-		p, err := newHostPair(h)
+		p, err := newHostPair(hs)
 		if err != nil {
 			return nil, nil, err
 		}
 		return p, p.close, nil
 	}
-	return mk, h.close, nil
+	return mk, func() {
+		hs[0].close()
+		if hs[1] != hs[0] {
+			hs[1].close()
+		}
+	}, nil
 }
 
 // latencyTrials is the trial count for items 1 and 2 on embedded brokers:
