@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stompft/stompft/factory"
@@ -153,11 +155,23 @@ func benchHeartbeat(cfg config, rep *report) error {
 	}
 
 	// Freeze both brokers; time each connection's loss from the freeze.
+	// The bench sends SIGSTOP itself (what ctl.sh freeze does), so the
+	// moment taken is the signal's to within microseconds: timed from
+	// before a ctl.sh run, a beat the broker wrote while the script started
+	// would count against the client.
 	froze := map[string]time.Time{}
 	for _, b := range names {
-		froze[b] = time.Now()
-		if out, err := env.CtlErr(b, "freeze"); err != nil {
+		out, err := env.CtlErr(b, "pid")
+		if err != nil {
 			return fmt.Errorf("%w: %s", err, out)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(out))
+		if err != nil {
+			return fmt.Errorf("ctl.sh %s pid: %q: %w", b, out, err)
+		}
+		froze[b] = time.Now()
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			return fmt.Errorf("freezing %s (pid %d): %w", b, pid, err)
 		}
 		defer func() { _, _ = env.CtlErr(b, "thaw") }()
 	}
