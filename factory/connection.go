@@ -71,6 +71,7 @@ type Connection struct {
 
 	// Read by any goroutine, written only by the owner.
 	live    atomic.Pointer[liveSession]              // the session to write on, nil while none
+	on      atomic.Pointer[liveSession]              // the session the connection is on, from the start of its install
 	subsMap atomic.Pointer[map[string]*Subscription] // for the session readers' deliveries
 	defSnap atomic.Pointer[confparse.Factory]        // definition in force
 	ext     extCounters                              // counters updated off the owner
@@ -90,8 +91,11 @@ type Connection struct {
 }
 
 // liveSession is what a caller may write on without asking the owner: the
-// owner publishes it only once resubscribe and replay are done, and clears
-// it the moment the session is lost.
+// owner publishes it (live) only once resubscribe and replay are done, and
+// clears it the moment the session is lost. The same value is published as
+// on (CurrentURL, ServerInfo) before install writes anything: a message the
+// new session delivers, or an Ack it takes, must already find the
+// connection on its broker.
 type liveSession struct {
 	sess  *session.Session
 	epoch uint64
@@ -689,6 +693,8 @@ func (c *Connection) install(sess *session.Session, ep sequential.Endpoint) inst
 		o.release()
 	}
 	o.release = c.opts.tracker.Connected(ep)
+	ls := &liveSession{sess: sess, epoch: o.epoch, ep: ep}
+	c.on.Store(ls)
 
 	// Subscriptions first, so that replies to replayed sends find them.
 	ok := true
@@ -716,7 +722,10 @@ func (c *Connection) install(sess *session.Session, ep sequential.Endpoint) inst
 	o.stats.connects++
 	o.stats.replayed += uint64(replayed)
 	c.setState(StateConnected)
-	c.live.Store(&liveSession{sess: sess, epoch: o.epoch, ep: ep})
+	if testHookBeforeLive != nil {
+		testHookBeforeLive()
+	}
+	c.live.Store(ls)
 	c.f.metricsConnected(c.name, ep.String())
 	c.serveParked()
 	res := installed{url: ep.String(), replayed: replayed}
@@ -725,6 +734,17 @@ func (c *Connection) install(sess *session.Session, ep sequential.Endpoint) inst
 	}
 	return res
 }
+
+// unpublish withdraws the current session from writers and readers of
+// CurrentURL; owner only.
+func (c *Connection) unpublish() {
+	c.live.Store(nil)
+	c.on.Store(nil)
+}
+
+// testHookBeforeLive, when set by a test, runs on the owner after install
+// has resubscribed and replayed, before writers see the session.
+var testHookBeforeLive func()
 
 // installed is what install did, announced by its caller after its own
 // event (reconnected, switched) so the timeline reads in order.
@@ -848,7 +868,7 @@ func (c *Connection) sessionEnded(epoch uint64, err error) {
 	}
 	current := o.sess != nil && o.epoch == epoch
 	if current {
-		c.live.Store(nil)
+		c.unpublish()
 		o.sess = nil
 		if o.release != nil {
 			o.release()
@@ -1077,7 +1097,7 @@ func (c *Connection) shutdown(cause error, graceful bool) {
 	}
 	o.closing = true
 	c.stopHelpers()
-	c.live.Store(nil)
+	c.unpublish()
 	var final error
 	if !errors.Is(cause, ErrClosed) {
 		final = cause
@@ -1160,9 +1180,11 @@ func (c *Connection) stopHelpers() {
 
 // ---------------------------------------------------------------- info
 
-// CurrentURL returns the URL of the live connection ("" while disconnected).
+// CurrentURL returns the URL of the broker the connection is on ("" while
+// disconnected). It names the new broker from the moment a reconnect starts
+// resubscribing: a message that broker delivers finds it here.
 func (c *Connection) CurrentURL() string {
-	if l := c.live.Load(); l != nil {
+	if l := c.on.Load(); l != nil {
 		return l.ep.String()
 	}
 	return ""
@@ -1170,7 +1192,7 @@ func (c *Connection) CurrentURL() string {
 
 // ServerInfo returns what the current broker's CONNECTED frame said.
 func (c *Connection) ServerInfo() (session.Info, bool) {
-	if l := c.live.Load(); l != nil {
+	if l := c.on.Load(); l != nil {
 		return l.sess.Info(), true
 	}
 	return session.Info{}, false

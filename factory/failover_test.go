@@ -567,3 +567,62 @@ func TestCustomChooserDecidesTheWalk(t *testing.T) {
 		t.Fatalf("chooser calls %v", calls)
 	}
 }
+
+// A message the new broker delivers while the reconnect is still being
+// installed finds CurrentURL already naming that broker, and its Ack goes
+// there. CurrentURL was published only at the end of the install, so a
+// consumer could take a message from the backup and then read "" (seen
+// under load in examples/quickstart, where the message was a replayed send).
+func TestCurrentURLNamesTheNewBrokerBeforeItsMessagesArrive(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	f := load(t, conf(urls(primary, backup), fastReconnect...))
+	c := connect(t, f)
+	reached, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// Set before Subscribe (a request to the owner), so the owner sees it;
+	// the first connect is installed already.
+	testHookBeforeLive = func() {
+		once.Do(func() {
+			close(reached)
+			<-hold // the owner stops between the resubscribe and publishing the session
+		})
+	}
+	defer func() { testHookBeforeLive = nil }() // runs after the connection's Close
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	defer release()
+	sub, err := c.Subscribe("/queue/early", stomp.AckClientIndividual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary.Kill()
+	select {
+	case <-reached:
+	case <-time.After(waitLimit):
+		t.Fatal("the reconnect never reached the end of its install")
+	}
+	// The backup has the resubscription: a message put there now is
+	// delivered on the session being installed.
+	p, err := stomp.Dial("tcp", backup.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Disconnect()
+	if err := p.Send("/queue/early", "text/plain", []byte("early"), stomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, sub)
+	if got := c.CurrentURL(); got != backup.URL() {
+		t.Fatalf("a message from the backup arrived; CurrentURL %q, want %q", got, backup.URL())
+	}
+	release()
+	if err := c.Ack(m); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -87,7 +87,7 @@ func (c *Connection) probeDone(gen uint64, sess *session.Session, pref sequentia
 		return
 	}
 	old := o.sess
-	c.live.Store(nil)
+	c.unpublish()
 	o.sess = nil // requests park until the new session is installed
 	if o.release != nil {
 		o.release()
