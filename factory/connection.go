@@ -267,11 +267,16 @@ func (b *inbox) post(fn func()) bool {
 	if !b.postQuiet(fn) {
 		return false
 	}
+	b.nudge()
+	return true
+}
+
+// nudge wakes the owner to run what was queued quietly.
+func (b *inbox) nudge() {
 	select {
 	case b.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // postQuiet queues fn without waking the owner: for work that only has to

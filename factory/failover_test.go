@@ -626,3 +626,63 @@ func TestCurrentURLNamesTheNewBrokerBeforeItsMessagesArrive(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A tracked send whose caller took the fast path on a session that then
+// ended, and whose end the owner handled (and reconnected) before the send
+// was queued to it, is still written on the new session at once. The
+// caller queues it without waking the owner, and only a receipt or a
+// session's end would have: the message sat unsent until the next unrelated
+// request (seen under load in examples/quickstart).
+func TestTrackedSendRacingAFailoverIsSentOnTheNewSession(t *testing.T) {
+	verifyNoLeaks(t)
+	primary, backup := pair(t)
+	rec := newRecorder()
+	f := load(t, conf(urls(primary, backup), append(fastReconnect, "track_messages = true")...), rec.option())
+	c := connect(t, f)
+	sub, err := c.Subscribe("/queue/raced", stomp.AckAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	testHookTrackedFastPath = func() {
+		once.Do(func() {
+			close(reached)
+			<-hold // the caller has chosen the primary's session
+		})
+	}
+	defer func() { testHookTrackedFastPath = nil }()
+	sent := make(chan error, 1)
+	go func() { sent <- c.Send("/queue/raced", "text/plain", []byte("raced")) }()
+	select {
+	case <-reached:
+	case <-time.After(waitLimit):
+		close(hold)
+		t.Fatal("the send never took the fast path")
+	}
+	primary.Kill()
+	ev, _ := rec.wait(t, EventReconnected, 0)
+	if ev.URL != backup.URL() {
+		close(hold)
+		t.Fatalf("reconnected to %s", ev.URL)
+	}
+	close(hold)
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the send never returned")
+	}
+	// Nothing else happens on the connection: the message must come
+	// without another request waking the owner.
+	select {
+	case m := <-sub.C:
+		if m.Err != nil || string(m.Body) != "raced" {
+			t.Fatalf("got %q, %v", m.Body, m.Err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the raced send was not written on the new session")
+	}
+}

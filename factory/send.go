@@ -356,6 +356,11 @@ func frameSize(f *frame.Frame) int64 {
 	return n
 }
 
+// testHookTrackedFastPath, when set by a test, runs in a tracked send's
+// caller once it has chosen the fast path, before it queues the send to the
+// owner and writes it.
+var testHookTrackedFastPath func()
+
 func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceipt bool) error {
 	msgID := c.newID("m-")
 	f.Header.Set(MsgIDHeader, msgID)
@@ -370,6 +375,9 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 	}
 	max := c.def().MaxCacheSize
 	if l := c.live.Load(); l != nil && l.sess.Err() == nil && c.parkedN.Load() == 0 && c.reserve(size, max) {
+		if testHookTrackedFastPath != nil {
+			testHookTrackedFastPath()
+		}
 		// The fast path: the caller writes; the owner caches it (in the
 		// order of these posts, which precede the frame's receipt).
 		pd.epoch = l.epoch
@@ -380,6 +388,11 @@ func (c *Connection) sendTracked(ctx context.Context, f *frame.Frame, wantReceip
 		}
 		if err := l.sess.Write(f); err == nil {
 			c.countSent(f, l.ep)
+		} else {
+			// The session is gone, and its end may have been handled
+			// before the post above: nothing else would wake the owner
+			// to cache the send and write it on the next session.
+			c.inbox.nudge()
 		}
 		// A failed write leaves it cached: the next connection replays it.
 		if !wantReceipt {
