@@ -578,35 +578,16 @@ func TestCurrentURLNamesTheNewBrokerBeforeItsMessagesArrive(t *testing.T) {
 	primary, backup := pair(t)
 	f := load(t, conf(urls(primary, backup), fastReconnect...))
 	c := connect(t, f)
-	reached, hold := make(chan struct{}), make(chan struct{})
-	var once sync.Once
 	// Set before Subscribe (a request to the owner), so the owner sees it;
-	// the first connect is installed already.
-	testHookBeforeLive = func() {
-		once.Do(func() {
-			close(reached)
-			<-hold // the owner stops between the resubscribe and publishing the session
-		})
-	}
-	defer func() { testHookBeforeLive = nil }() // runs after the connection's Close
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(hold)
-		}
-	}
-	defer release()
+	// the first connect is installed already. The owner stops between the
+	// resubscribe and publishing the session.
+	h := holdOnce(t, &testHookBeforeLive)
 	sub, err := c.Subscribe("/queue/early", stomp.AckClientIndividual)
 	if err != nil {
 		t.Fatal(err)
 	}
 	primary.Kill()
-	select {
-	case <-reached:
-	case <-time.After(waitLimit):
-		t.Fatal("the reconnect never reached the end of its install")
-	}
+	h.wait("the reconnect never reached the end of its install")
 	// The backup has the resubscription: a message put there now is
 	// delivered on the session being installed.
 	p, err := stomp.Dial("tcp", backup.Addr())
@@ -621,7 +602,7 @@ func TestCurrentURLNamesTheNewBrokerBeforeItsMessagesArrive(t *testing.T) {
 	if got := c.CurrentURL(); got != backup.URL() {
 		t.Fatalf("a message from the backup arrived; CurrentURL %q, want %q", got, backup.URL())
 	}
-	release()
+	h.release()
 	if err := c.Ack(m); err != nil {
 		t.Fatal(err)
 	}
@@ -643,30 +624,15 @@ func TestTrackedSendRacingAFailoverIsSentOnTheNewSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reached, hold := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	testHookTrackedFastPath = func() {
-		once.Do(func() {
-			close(reached)
-			<-hold // the caller has chosen the primary's session
-		})
-	}
-	defer func() { testHookTrackedFastPath = nil }()
+	h := holdOnce(t, &testHookTrackedFastPath) // the caller stops once it has chosen the primary's session
 	sent := make(chan error, 1)
 	go func() { sent <- c.Send("/queue/raced", "text/plain", []byte("raced")) }()
-	select {
-	case <-reached:
-	case <-time.After(waitLimit):
-		close(hold)
-		t.Fatal("the send never took the fast path")
-	}
+	h.wait("the send never took the fast path")
 	primary.Kill()
-	ev, _ := rec.wait(t, EventReconnected, 0)
-	if ev.URL != backup.URL() {
-		close(hold)
+	if ev, _ := rec.wait(t, EventReconnected, 0); ev.URL != backup.URL() {
 		t.Fatalf("reconnected to %s", ev.URL)
 	}
-	close(hold)
+	h.release()
 	select {
 	case err := <-sent:
 		if err != nil {
@@ -686,3 +652,42 @@ func TestTrackedSendRacingAFailoverIsSentOnTheNewSession(t *testing.T) {
 		t.Fatal("the raced send was not written on the new session")
 	}
 }
+
+// held is a test hook that stops the first goroutine to reach it until
+// the test releases it.
+type held struct {
+	t             *testing.T
+	reached, hold chan struct{}
+	releaseOnce   sync.Once
+}
+
+// holdOnce sets *hook to stop its first caller. When the test ends the
+// caller is released (before the connection's Close, registered earlier,
+// which could not finish behind a held owner) and the hook cleared. Set it
+// before the request that makes the connection's goroutines read it.
+func holdOnce(t *testing.T, hook *func()) *held {
+	h := &held{t: t, reached: make(chan struct{}), hold: make(chan struct{})}
+	var once sync.Once
+	*hook = func() {
+		once.Do(func() {
+			close(h.reached)
+			<-h.hold
+		})
+	}
+	t.Cleanup(func() { *hook = nil })
+	t.Cleanup(h.release)
+	return h
+}
+
+// wait waits until the hook has stopped a goroutine, or fails with what.
+func (h *held) wait(what string) {
+	h.t.Helper()
+	select {
+	case <-h.reached:
+	case <-time.After(waitLimit):
+		h.t.Fatal(what)
+	}
+}
+
+// release lets the stopped goroutine go on; it may be called again.
+func (h *held) release() { h.releaseOnce.Do(func() { close(h.hold) }) }
