@@ -109,8 +109,9 @@ type Callbacks struct {
 	// back-pressure does the rest.
 	Message func(f *frame.Frame)
 	Receipt func(id string)
-	// End runs once, synchronously, when the session ends (after Done is
-	// closed), on whichever goroutine ended it; it must not block.
+	// End runs once, synchronously, when the session ends (Err is set and
+	// Write refuses; Done closes after End returns), on whichever goroutine
+	// ended it; it must not block.
 	End func(err error)
 }
 
@@ -739,11 +740,11 @@ func (s *Session) stopBeats() {
 // session: the frame did not reach the broker whole.
 func (s *Session) Write(f *frame.Frame) error {
 	s.wmu.Lock()
-	select {
-	case <-s.done:
+	// Ending, not Done: End has run (and the factory may have applied the
+	// loss) before Done closes, and nothing may go out after that.
+	if s.ending.Load() {
 		s.wmu.Unlock()
 		return s.err
-	default:
 	}
 	now := time.Now()
 	_ = s.nc.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))

@@ -242,3 +242,39 @@ func TestErrIsSetWhenEndRuns(t *testing.T) {
 	}
 	s.Close()
 }
+
+// Once a session has begun to end (End is running: the factory may already
+// have applied the loss and moved on), Write refuses, though Done is not
+// closed yet: a frame written then would go out on a connection nobody
+// owns any more. Write used to check Done only.
+func TestWriteRefusesOnceTheEndHasBegun(t *testing.T) {
+	// A peer that answers CONNECT, then closes (FIN, no RST): a write
+	// after that still reaches the kernel without error.
+	addr := scriptedPeer(t, frame.New(frame.CONNECTED, frame.Version, "1.2"),
+		func(nc net.Conn, _ *frame.Reader, _ *frame.Writer) {
+			_ = nc.(*net.TCPConn).CloseWrite()
+			rawpeer.Drain(nc)
+		})
+	ending, proceed := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Connect(ctx, dial(t, addr), Config{}, Callbacks{End: func(error) {
+		close(ending)
+		<-proceed // End still running: Done not closed
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	select {
+	case <-ending:
+	case <-time.After(5 * time.Second):
+		close(proceed)
+		t.Fatal("the peer's close did not end the session")
+	}
+	werr := s.Write(frame.New(frame.SEND, frame.Destination, "/queue/late"))
+	close(proceed)
+	if werr == nil || !errors.Is(werr, s.Err()) {
+		t.Fatalf("Write while the session ends: %v (session: %v)", werr, s.Err())
+	}
+}
